@@ -1,0 +1,220 @@
+"""Extractive answers: the retrieved sentences that best answer the question, each cited.
+
+Sentence score = dense similarity to the question (same embedder as retrieval)
++ weighted overlap of the question's content words + a bonus when the sentence
+has the kind of fact the question asks for (a number for "how many", a cause
+for "why", ...) + a small prior for higher-ranked passages. Names in the
+question that appear in none of the passages lower the score: a passage about
+the right topic but the wrong person does not answer the question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from llama_index.core.schema import NodeWithScore
+
+from index.chunking import sentence_spans
+from index.embedding import OnnxSentenceEmbedding
+from index.models import Answer, Citation
+from index.sources import SourceText
+
+SourceLookup = Callable[[str], SourceText | None]
+_SENTENCE_REACH = 600  # characters read around a chunk to complete its first and last sentence
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just me more most my myself no nor not now of off on once only or other our ours ourselves out
+    over own same she should so some such than that the their theirs them themselves then there
+    these they this those through to too under until up very was we were what when where which while
+    who whom why will with would you your yours yourself according article articles document documents
+    text say said tell mention mentioned name some many much""".split()
+)
+QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could".split())
+_WORD = re.compile(r"[\w’']+(?:[.,]\d+)*%?", re.UNICODE)
+_ANAPHORA = re.compile(r"\b(it|its|he|she|him|his|her|they|them|their|this|that|these|those|there|then)\b", re.I)
+
+# What a question asks for → what a sentence that answers it tends to contain.
+_EXPECTS = [
+    (re.compile(r"^\s*why\b|\bwhat (?:was|is|were) the reason|\bwhat caused", re.I),
+     re.compile(r"\bbecause\b|\bdue to\b|\bin response\b|\bretaliat|\bas a result\b|\bin order to\b|\breason|\bcaus|\bdesigned to\b|\baimed\b|\bafter\b|\bso that\b", re.I)),
+    (re.compile(r"\bhow (?:many|much|large|big|long|old|far)\b|\bwhat (?:share|percentage|proportion|portion|fraction|number|amount)\b", re.I),
+     re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|trillion|half|quarter)\b", re.I)),
+    (re.compile(r"^\s*when\b|\bwhat (?:year|date|day|month)\b", re.I),
+     re.compile(r"\b(?:1[89]|20)\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\byesterday\b|\blast (?:week|month|year)\b", re.I)),
+]
+
+
+@dataclass
+class Sentence:
+    source: str
+    start_line: int
+    end_line: int
+    text: str  # verbatim slice of the file
+    rank: int  # rank of the passage it came from
+    page: int | None = None
+    previous: str = ""  # the sentence before it in the file, which its pronouns may lean on
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Weights:
+    dense: float = 0.55
+    lexical: float = 0.45
+    expects: float = 0.12
+    rank_prior: float = 0.05
+    missing_name: float = 0.35
+    # Further sentences are quoted when they score at least this share of the best.
+    keep_ratio: float = 0.85
+
+
+def tokenize(text: str) -> list[str]:
+    return [w.lower().strip("'’") for w in _WORD.findall(text)]
+
+
+def content_terms(text: str) -> list[str]:
+    return [w for w in tokenize(text) if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1]
+
+
+def names_in(question: str) -> list[str]:
+    """Capitalised words of the question other than its first word: people, places, titles."""
+    words = re.findall(r"[A-Z][\w’'.-]*[\w]|[A-Z]{2,}", question)
+    first = re.match(r"\W*(\w+)", question)
+    skip = {first.group(1)} if first else set()
+    return [w for w in words if w not in skip and w.lower() not in STOPWORDS and w.lower() not in QUESTION_WORDS]
+
+
+def needs_context(question: str) -> bool:
+    """A question that leans on an earlier turn: a pronoun, or too few words of its own."""
+    return bool(_ANAPHORA.search(question)) or len(content_terms(question)) < 2
+
+
+def condense(question: str, history: Sequence[str], turns: int) -> str:
+    """The retrieval query for `question`: earlier questions are prepended when it leans on them."""
+    recent = [h for h in history if h.strip()][-turns:]
+    if not recent or not needs_context(question):
+        return question
+    return " ".join([*recent[-1:], question])
+
+
+class _Stemmer:
+    def __init__(self) -> None:
+        import Stemmer
+
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def __call__(self, words: list[str]) -> list[str]:
+        return self._stemmer.stemWords(words)
+
+
+class ExtractiveAnswerer:
+    def __init__(self, embedder: OnnxSentenceEmbedding, sources: SourceLookup, refusal_text: str,
+                 threshold: float, max_sentences: int, weights: Weights | None = None) -> None:
+        self.embedder = embedder
+        self.sources = sources
+        self.refusal_text = refusal_text.strip()
+        self.threshold = threshold
+        self.max_sentences = max_sentences
+        self.weights = weights or Weights()
+        self._stem = _Stemmer()
+
+    def answer(self, question: str, search_query: str, hits: list[NodeWithScore]) -> Answer:
+        sentences = self.score(question, search_query, hits)
+        if not sentences or sentences[0].score < self.threshold:
+            return Answer(question=question, text=self.refusal_text, answerable=False, search_query=search_query)
+        chosen = self._select(sentences)
+        citations = [Citation(s.source, s.start_line, s.end_line, s.text, s.page) for s in chosen]
+        text = " ".join(f"{_one_line(s.text)} [{i}]" for i, s in enumerate(chosen, 1))
+        return Answer(question=question, text=text, answerable=True, citations=citations, search_query=search_query)
+
+    def score(self, question: str, search_query: str, hits: list[NodeWithScore]) -> list[Sentence]:
+        """Candidate sentences from `hits`, best first, with their scores."""
+        sentences = _split(hits, self.sources)
+        if not sentences:
+            return []
+        w = self.weights
+        vectors = self.embedder.embed([search_query] + [_one_line(s.text) for s in sentences])
+        dense = vectors[1:] @ vectors[0]
+        terms = [set(self._stem(tokenize(s.text))) for s in sentences]
+        before = [set(self._stem(tokenize(s.previous))) for s in sentences]
+        weights = self._term_weights(question, search_query, terms)
+        total = sum(weights.values()) or 1.0
+        names = [self._stem([n.lower()])[0] for n in names_in(question)]
+        seen = set().union(*terms, *before)
+        missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
+        expects = [pattern for asks, pattern in _EXPECTS if asks.search(question)]
+        for sentence, similarity, own, prior in zip(sentences, dense, terms, before):
+            # Words only in the previous sentence count half: "It ..." leans on it.
+            overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
+            sentence.score = (
+                w.dense * float(similarity)
+                + w.lexical * overlap / total
+                + w.expects * sum(1 for p in expects if p.search(sentence.text))
+                + w.rank_prior / (1 + sentence.rank)
+                - w.missing_name * missing
+            )
+        return sorted(sentences, key=lambda s: s.score, reverse=True)
+
+    def _term_weights(self, question: str, search_query: str, sentences: list[set[str]]) -> dict[str, float]:
+        """IDF over the candidate sentences for the question's words; context words count half."""
+        n = len(sentences)
+        weights: dict[str, float] = {}
+        for word in content_terms(search_query):
+            term = self._stem([word])[0]
+            df = sum(1 for s in sentences if term in s)
+            weights[term] = math.log(1 + n / (1 + df))
+        if search_query != question:
+            own = set(self._stem(content_terms(question)))
+            weights = {t: v if t in own else v / 2 for t, v in weights.items()}
+        return weights
+
+    def _select(self, ranked: list[Sentence]) -> list[Sentence]:
+        best = ranked[0]
+        chosen = [best]
+        for sentence in ranked[1:]:
+            if len(chosen) >= self.max_sentences or sentence.score < self.weights.keep_ratio * best.score:
+                break
+            chosen.append(sentence)
+        return chosen
+
+
+def _split(hits: list[NodeWithScore], sources: SourceLookup) -> list[Sentence]:
+    """Whole sentences of the files around each hit, with their exact file lines.
+
+    Sentences are cut from the file, not the chunk, so one that a chunk boundary
+    split is quoted whole. A hit whose file changed since indexing is skipped:
+    its text can no longer be quoted verbatim.
+    """
+    seen: set[tuple[str, int, int]] = set()
+    sentences = []
+    for rank, hit in enumerate(hits):
+        node, meta = hit.node, hit.node.metadata
+        source = sources(meta["source"])
+        start, end = node.start_char_idx, node.end_char_idx
+        if source is None or start is None or end is None or source.text[start:end] != node.get_content():
+            continue
+        window = (max(source.body_start, start - _SENTENCE_REACH), min(len(source.text), end + _SENTENCE_REACH))
+        previous = ""
+        for s_start, s_end in sentence_spans(source.text, *window):
+            piece = source.text[s_start:s_end]
+            if s_end > start and s_start < end and (meta["source"], s_start, s_end) not in seen and len(tokenize(piece)) >= 3:
+                seen.add((meta["source"], s_start, s_end))
+                sentences.append(Sentence(meta["source"], source.line_of(s_start), source.line_of(s_end - 1),
+                                          piece, rank, meta.get("page"), previous=previous))
+            previous = piece
+    return sentences
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def load_template(prompts_dir: Path, name: str) -> str:
+    return (prompts_dir / name).read_text(encoding="utf-8")

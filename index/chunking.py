@@ -1,0 +1,151 @@
+"""Line-aware chunking as a llama-index node parser.
+
+Written here instead of using SentenceSplitter because citations need exact
+line ranges: SentenceSplitter re-joins its splits, so its chunks are not always
+substrings of the file and their lines cannot be recovered. Every chunk made
+here is a verbatim slice of the file, made of whole lines (a line longer than
+the budget is cut at sentence boundaries), so line numbers are exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from llama_index.core.node_parser import NodeParser
+from llama_index.core.schema import BaseNode, Document, TextNode
+from pydantic import PrivateAttr
+
+from index.sources import SourceText
+
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "st", "jr", "sr", "gen", "sen", "rep", "gov", "lt", "col", "prof",
+    "inc", "co", "corp", "ltd", "vs", "etc", "no", "vol", "fig", "jan", "feb", "aug", "sept",
+    "oct", "nov", "dec", "u.s", "u.k", "e.g", "i.e", "a.m", "p.m",
+}
+_BOUNDARY = re.compile(
+    r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"  # end of sentence, next one starts
+    r"|\n(?=[ \t]*(?:#|[-*•+] |\d+[.)] |\|))"  # a Markdown heading, list item or table row
+)
+_INITIALS = re.compile(r"(?:[a-z]\.)*[a-z]")  # "J.D. Vance", "A. Smith"
+_WORD_BEFORE = re.compile(r"([\w.]+)[.!?…][\"'”’)\]]*$")
+
+# Chunk metadata that is bookkeeping, not content: kept out of embeddings and BM25.
+BOOKKEEPING_KEYS = ["source", "start_line", "end_line", "file_sha", "page", "url", "published"]
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+    """(start, end) offsets of the sentences in text[start:end], whitespace trimmed."""
+    end = len(text) if end is None else end
+    cursor = start
+    for match in _BOUNDARY.finditer(text, start, end):
+        before = _WORD_BEFORE.search(text, cursor, match.start() + 1)
+        word = before.group(1).lower() if before else ""
+        if match.group().startswith(("!", "?", "\n")):
+            word = ""
+        if word in _ABBREVIATIONS or _INITIALS.fullmatch(word):
+            continue
+        yield from _trimmed(text, cursor, match.end())
+        cursor = match.end()
+    yield from _trimmed(text, cursor, end)
+
+
+def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start < end:
+        yield start, end
+
+
+def chunk_id(source: str, file_sha: str, ordinal: int) -> str:
+    """Stable id: the same file content always yields the same chunk ids."""
+    digest = hashlib.sha256(f"{source}\0{file_sha}\0{ordinal}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16]))
+
+
+class LineChunker(NodeParser):
+    """Packs whole lines into chunks of at most `chunk_tokens` embedder tokens."""
+
+    chunk_tokens: int = 200
+    overlap_lines: int = 1
+    _count_tokens: Callable[[str], int] = PrivateAttr()
+
+    def __init__(self, count_tokens: Callable[[str], int], **kwargs: Any) -> None:
+        # Parent metadata is set per chunk below; the default merge would re-add bookkeeping.
+        super().__init__(include_metadata=False, include_prev_next_rel=False, **kwargs)
+        self._count_tokens = count_tokens
+
+    def _parse_nodes(self, nodes: Sequence[BaseNode], show_progress: bool = False, **kwargs: Any) -> list[BaseNode]:
+        chunks: list[BaseNode] = []
+        for document in nodes:
+            assert isinstance(document, Document)
+            chunks.extend(self.chunk_document(document))
+        return chunks
+
+    def chunk_document(self, document: Document) -> list[TextNode]:
+        metadata = dict(document.metadata)
+        source = SourceText(text=document.text, body_start=int(metadata.pop("body_start", 0)))
+        segments = list(self._segments(source))
+        nodes: list[TextNode] = []
+        first = 0
+        while first < len(segments):
+            last, budget = first, segments[first][2]
+            while last + 1 < len(segments) and budget + segments[last + 1][2] <= self.chunk_tokens:
+                last += 1
+                budget += segments[last][2]
+            start, end = segments[first][0], segments[last][1]
+            node = TextNode(
+                id_=chunk_id(metadata["source"], metadata["file_sha"], len(nodes)),
+                text=source.text[start:end],
+                start_char_idx=start,
+                end_char_idx=end,
+                metadata={**metadata, "start_line": source.line_of(start), "end_line": source.line_of(end - 1)},
+                excluded_embed_metadata_keys=BOOKKEEPING_KEYS,
+                excluded_llm_metadata_keys=BOOKKEEPING_KEYS,
+            )
+            nodes.append(node)
+            # Repeat the last short line(s) so a fact split across chunks is still whole in one.
+            overlap = min(self.overlap_lines, last - first)
+            while overlap and segments[last - overlap + 1][2] > self.chunk_tokens // 4:
+                overlap -= 1
+            first = last + 1 - overlap
+        return nodes
+
+    def _segments(self, source: SourceText) -> Iterator[tuple[int, int, int]]:
+        """(start, end, tokens) of each non-blank line, long lines cut into sentences."""
+        for line_start, line_end in _line_spans(source.text, source.body_start):
+            piece = source.text[line_start:line_end]
+            if not piece.strip():
+                continue
+            tokens = self._count_tokens(piece)
+            if tokens <= self.chunk_tokens:
+                yield line_start, line_end, tokens
+                continue
+            for s_start, s_end in sentence_spans(source.text, line_start, line_end):
+                yield from self._word_windows(source.text, s_start, s_end)
+
+    def _word_windows(self, text: str, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+        """A sentence over the budget, cut at spaces into pieces that fit."""
+        tokens = self._count_tokens(text[start:end])
+        if tokens <= self.chunk_tokens:
+            yield start, end, tokens
+            return
+        words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
+        per_piece = max(1, len(words) * self.chunk_tokens // (tokens + 1))
+        for i in range(0, len(words), per_piece):
+            group = words[i : i + per_piece]
+            s, e = start + group[0][0], start + group[-1][1]
+            yield s, e, self._count_tokens(text[s:e])
+
+
+def _line_spans(text: str, start: int) -> Iterator[tuple[int, int]]:
+    while start < len(text):
+        newline = text.find("\n", start)
+        end = len(text) if newline < 0 else newline
+        yield start, end
+        start = end + 1

@@ -1,0 +1,86 @@
+"""One typed configuration object for the whole product.
+
+Values come from (lowest to highest priority): defaults, a TOML config file
+(`citebot.toml` in the working directory, or `CITEBOT_CONFIG`), environment
+variables, then explicit overrides (CLI flags).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "citebot"
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the Chroma database, the manifest and the BM25 index live.
+    data_dir: Path = field(default_factory=_default_data_dir)
+    # The folder `citebot index` reads when given no paths.
+    sources_dir: Path = PROJECT_ROOT / "seeds"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    collection: str = "citebot"
+    # Chroma server mode: when chroma_host is set, HttpClient replaces the embedded client.
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    # "minilm-int8" (bundled, offline) or a folder holding model.onnx + tokenizer.json.
+    embedder: str = "minilm-int8"
+    embed_batch_size: int = 32
+    # Chunks are whole lines packed up to this many embedder tokens (MiniLM reads 256).
+    chunk_tokens: int = 200
+    chunk_overlap_lines: int = 1
+    # Candidates each retriever returns before fusion, and passages kept after it.
+    candidates_k: int = 20
+    top_k: int = 6
+    # Most sentences an extractive answer quotes.
+    answer_sentences: int = 3
+    # Below this best-sentence score the bot says the documents do not answer.
+    refusal_threshold: float = 0.40
+    # Files larger than this are skipped with a warning.
+    max_file_bytes: int = 20_000_000
+    # Turns of history used to resolve follow-up questions.
+    history_turns: int = 3
+
+    @classmethod
+    def load(cls, **overrides: object) -> "Settings":
+        values: dict[str, object] = {}
+        config_file = Path(os.environ.get("CITEBOT_CONFIG", "citebot.toml"))
+        if config_file.is_file():
+            with config_file.open("rb") as fh:
+                values.update(tomllib.load(fh).get("citebot", {}))
+        for f in fields(cls):
+            env_value = os.environ.get(_ENV_NAMES.get(f.name, "CITEBOT_" + f.name.upper()))
+            if env_value not in (None, ""):
+                values[f.name] = env_value
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **{k: _coerce(k, v) for k, v in values.items() if k in _FIELD_TYPES})
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+# Chroma's own conventional variable names for server mode.
+_ENV_NAMES = {"chroma_host": "CHROMA_HOST", "chroma_port": "CHROMA_PORT"}
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: object) -> object:
+    kind = _FIELD_TYPES[name]
+    if value is None:
+        return None
+    if "Path" in kind:
+        return Path(str(value)).expanduser()
+    if kind.startswith("int"):
+        return int(value)
+    if kind.startswith("float"):
+        return float(value)
+    return str(value)

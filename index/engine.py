@@ -1,0 +1,114 @@
+"""The narrow waist: adapters call `Engine.ask` and `Engine.reindex`, nothing else of the core."""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+from index.answer import ExtractiveAnswerer, condense, load_template
+from index.config import Settings
+from index.models import Answer, IndexReport, SourceInfo
+from index.sources import SourceCache, SourceText
+from index.store import ChunkStore, Manifest
+
+MAX_QUESTION_CHARS = 2000  # longer input is cut: the embedder reads 256 tokens anyway
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked (empty, say); the message is for the user."""
+
+
+class NoIndexError(RuntimeError):
+    """Nothing has been indexed yet in this data folder."""
+
+
+def clean_question(text: str) -> str:
+    """Printable text of `text`, whitespace folded; control and zero-width characters dropped."""
+    kept = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return " ".join(kept.split())[:MAX_QUESTION_CHARS]
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.load()
+        self.store = ChunkStore(self.settings)
+        self._lock = threading.Lock()
+        self._embedder = None
+        self._retriever = None
+        self._answerer: ExtractiveAnswerer | None = None
+        self._loaded_stamp: tuple[int, int] | None = None
+        self._manifest = Manifest()
+        self._source_cache = SourceCache()
+
+    @property
+    def embedder(self):  # type: ignore[no-untyped-def]
+        if self._embedder is None:
+            from index.embedding import OnnxSentenceEmbedding
+
+            self._embedder = OnnxSentenceEmbedding(self.settings.embedder, self.settings.embed_batch_size)
+        return self._embedder
+
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+        text = clean_question(question)
+        if not text:
+            raise QuestionError("The question is empty: type a question about the documents.")
+        retriever, answerer = self._current()
+        search_query = condense(text, [clean_question(h) for h in history], self.settings.history_turns)
+        hits = retriever.retrieve(search_query, self.settings.top_k)
+        return answerer.answer(text, search_query, hits)
+
+    def reindex(self, paths: Sequence[Path] | None = None, rebuild: bool = False, progress=None) -> IndexReport:  # type: ignore[no-untyped-def]
+        from index.chunking import LineChunker
+        from index.ingest import Indexer
+
+        chunker = LineChunker(
+            count_tokens=self.embedder.count_tokens,
+            chunk_tokens=self.settings.chunk_tokens,
+            overlap_lines=self.settings.chunk_overlap_lines,
+        )
+        targets = list(paths) if paths else [self.settings.sources_dir]
+        report = Indexer(self.store, self.embedder, chunker).run(targets, self.settings.sources_dir, rebuild, progress)
+        with self._lock:
+            self._loaded_stamp = None  # answer from the new index from the next question on
+        return report
+
+    def sources(self) -> list[SourceInfo]:
+        manifest = self.store.load_manifest()
+        return [SourceInfo(key, len(e.chunk_ids), e.path) for key, e in sorted(manifest.files.items())]
+
+    def _current(self):  # type: ignore[no-untyped-def]
+        """The retriever for the committed index, reloaded when another process re-indexed."""
+        with self._lock:
+            stamp = self._manifest_stamp()
+            if stamp is None:
+                raise NoIndexError(f"No index in {self.settings.data_dir} yet: run `citebot index` first.")
+            if stamp != self._loaded_stamp or self._retriever is None:
+                from index.retrieve import HybridRetriever
+
+                self._manifest = self.store.load_manifest()
+                if not self._manifest.files:
+                    raise NoIndexError("The index is empty: add documents and run `citebot index`.")
+                self._retriever = HybridRetriever(self.store, self.embedder, self.settings, self._manifest)
+                self._loaded_stamp = stamp
+            if self._answerer is None:
+                self._answerer = ExtractiveAnswerer(
+                    self.embedder,
+                    self._source_text,
+                    refusal_text=load_template(self.settings.prompts_dir, "refusal.txt"),
+                    threshold=self.settings.refusal_threshold,
+                    max_sentences=self.settings.answer_sentences,
+                )
+            return self._retriever, self._answerer
+
+    def _source_text(self, key: str) -> SourceText | None:
+        entry = self._manifest.files.get(key)
+        return self._source_cache.get(Path(entry.path)) if entry else None
+
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.store.manifest_path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_ino

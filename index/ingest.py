@@ -1,0 +1,167 @@
+"""Incremental (re)indexing: scan → diff against the manifest → chunk → embed → commit."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.schema import Document, MetadataMode, TextNode
+
+from index.chunking import LineChunker
+from index.embedding import OnnxSentenceEmbedding
+from index.models import IndexReport
+from index.sources import SUPPORTED_SUFFIXES, SourceError, file_digest, read_source
+from index.store import ChunkStore, FileEntry, Manifest
+
+# (files done, files to process, chunks embedded so far)
+ProgressFn = Callable[[int, int, int], None]
+_EMBED_BATCH = 256  # chunks embedded and written per round trip
+
+
+class IngestError(ValueError):
+    """A request the indexer cannot carry out at all (e.g. a missing path)."""
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    key: str
+    path: Path
+
+
+def scan(paths: list[Path], sources_dir: Path) -> tuple[list[FoundFile], list[tuple[str, str]]]:
+    """Indexable files under `paths`, keyed by their path relative to the folder given."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise IngestError(f"no such file or folder: {', '.join(missing)}")
+    found: dict[str, FoundFile] = {}
+    skipped: list[tuple[str, str]] = []
+    for root in paths:
+        root = root.resolve()
+        if root.is_file():
+            base = sources_dir.resolve() if root.is_relative_to(sources_dir.resolve()) else root.parent
+            candidates = [root]
+        else:
+            base, candidates = root, _walk(root)
+        for path in candidates:
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                skipped.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
+                continue
+            if not path.is_file():
+                skipped.append((str(path), "not a readable regular file (broken link?)"))
+                continue
+            key = path.relative_to(base).as_posix()
+            found[key] = FoundFile(key, path)
+    return sorted(found.values(), key=lambda f: f.key), skipped
+
+
+def _walk(root: Path) -> list[Path]:
+    # os.walk without following links cannot loop; hidden files and folders are skipped.
+    files = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(Path(folder) / n for n in sorted(names) if not n.startswith("."))
+    return files
+
+
+class Indexer:
+    def __init__(self, store: ChunkStore, embedder: OnnxSentenceEmbedding, chunker: LineChunker) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.chunker = chunker
+
+    def run(self, paths: list[Path], sources_dir: Path, rebuild: bool = False,
+            progress: ProgressFn | None = None) -> IndexReport:
+        started = time.monotonic()
+        with self.store.writer_lock():
+            report = IndexReport()
+            old = self.store.load_manifest()
+            if old.files and old.embedder != self.embedder.model_id:
+                report.warnings.append(f"embedder changed ({old.embedder} → {self.embedder.model_id}); rebuilding")
+                rebuild = True
+            found, report.skipped = scan(paths, sources_dir)
+            files = {} if rebuild else dict(old.files)
+            for key, entry in list(files.items()):
+                if not Path(entry.path).is_file():
+                    report.removed.append(key)
+                    del files[key]
+            todo: list[tuple[FoundFile, str]] = []
+            for item in found:
+                digest = file_digest(item.path)
+                entry = files.get(item.key)
+                if entry and entry.sha256 == digest and entry.path == str(item.path):
+                    report.unchanged.append(item.key)
+                else:
+                    todo.append((item, digest))
+            pending: list[TextNode] = []
+            for done, (item, digest) in enumerate(todo, 1):
+                previous = files.pop(item.key, None)
+                nodes = self._chunk(item, digest, report)
+                if nodes is None:
+                    if previous:
+                        report.removed.append(item.key)
+                else:
+                    (report.changed if previous or item.key in old.files else report.added).append(item.key)
+                    stat = item.path.stat()
+                    files[item.key] = FileEntry(str(item.path), digest, [n.node_id for n in nodes], stat.st_size, stat.st_mtime)
+                    known = self.store.existing_ids([n.node_id for n in nodes])
+                    pending.extend(n for n in nodes if n.node_id not in known)
+                if len(pending) >= _EMBED_BATCH or done == len(todo):
+                    report.embedded_chunks += self._embed_and_store(pending)
+                    pending = []
+                if progress:
+                    progress(done, len(todo), report.embedded_chunks)
+            new = Manifest(embedder=self.embedder.model_id, generation=old.generation + 1, files=files)
+            if report.added or report.changed or report.removed or rebuild or (files and not old.files):
+                self._commit(new)
+            else:
+                new = old
+            self._collect_garbage(new)
+            report.total_files = len(new.files)
+            report.total_chunks = sum(len(e.chunk_ids) for e in new.files.values())
+            report.seconds = time.monotonic() - started
+            return report
+
+    def _chunk(self, item: FoundFile, digest: str, report: IndexReport) -> list[TextNode] | None:
+        try:
+            source = read_source(item.path, self.store.settings.max_file_bytes)
+        except (SourceError, OSError) as exc:
+            report.skipped.append((str(item.path), str(exc)))
+            return None
+        report.warnings.extend(f"{item.key}: {w}" for w in source.warnings)
+        metadata: dict[str, Any] = {"source": item.key, "file_sha": digest, "body_start": source.body_start}
+        metadata.update(source.metadata)
+        nodes = self.chunker.chunk_document(Document(text=source.text, metadata=metadata))
+        if not nodes:
+            report.skipped.append((str(item.path), "no text to index"))
+            return None
+        return nodes
+
+    def _embed_and_store(self, nodes: list[TextNode]) -> int:
+        if not nodes:
+            return 0
+
+        vectors = self.embedder.embed([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes])
+        for node, vector in zip(nodes, vectors):
+            node.embedding = vector.tolist()
+        self.store.add(nodes)
+        return len(nodes)
+
+    def _commit(self, manifest: Manifest) -> None:
+        from index.retrieve import build_bm25
+
+        ids = sorted(manifest.chunk_ids())
+        if ids:
+            self.store.save_bm25(build_bm25(self.store.nodes(ids)), manifest)
+        self.store.commit(manifest)
+        self.store.prune_bm25(manifest)
+
+    def _collect_garbage(self, manifest: Manifest) -> None:
+        """Delete chunks no committed file names (old versions, leftovers of a killed run)."""
+        live = manifest.chunk_ids()
+        if self.store.collection.count() != len(live):
+            self.store.delete(self.store.all_ids() - live)
+

@@ -1,0 +1,65 @@
+"""The types that cross the waist between the core and the adapters."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Citation:
+    source: str  # path relative to the sources folder it was indexed from
+    start_line: int
+    end_line: int
+    quote: str  # verbatim text of the file within start_line..end_line
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    answerable: bool
+    citations: list[Citation] = field(default_factory=list)
+    # The query actually used for retrieval (differs from `question` for follow-ups).
+    search_query: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "answerable": self.answerable,
+            "citations": [asdict(c) for c in self.citations],
+        }
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)
+    embedded_chunks: int = 0
+    total_files: int = 0
+    total_chunks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
+            f"index holds {self.total_files} files / {self.total_chunks} chunks "
+            f"({self.embedded_chunks} embedded in {self.seconds:.1f}s)"
+        )
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "skipped": [{"path": p, "reason": r} for p, r in self.skipped]}
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    source: str
+    chunks: int
+    path: str

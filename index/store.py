@@ -1,0 +1,207 @@
+"""Chroma (embedded or server) plus the manifest and the BM25 index.
+
+The manifest is the commit record: it names, for every indexed file, the
+content hash and the chunk ids of the version that answers questions, and the
+BM25 generation built from exactly those chunks. It is replaced atomically, so
+a killed indexer leaves either the old or the new state; chunks that Chroma
+holds but the manifest does not name are invisible to queries and are garbage
+collected by the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.config import Settings
+
+MANIFEST_VERSION = 1
+_PAGE = 2000  # ids per Chroma get/delete call
+
+
+class StoreError(RuntimeError):
+    """The vector store cannot be reached or used; the message says why."""
+
+
+@dataclass
+class FileEntry:
+    path: str  # absolute path at the time of indexing
+    sha256: str
+    chunk_ids: list[str]
+    size: int
+    mtime: float
+
+
+@dataclass
+class Manifest:
+    embedder: str = ""
+    generation: int = 0
+    files: dict[str, FileEntry] = field(default_factory=dict)
+
+    def chunk_ids(self) -> set[str]:
+        return {cid for entry in self.files.values() for cid in entry.chunk_ids}
+
+    @property
+    def bm25_name(self) -> str:
+        return f"bm25-{self.generation}"
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False)
+
+
+class ChunkStore:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir
+        self._collection: Any = None
+        self._vector_store: Any = None
+
+    # -- Chroma -----------------------------------------------------------------
+    @property
+    def collection(self) -> Any:
+        if self._collection is None:
+            self._collection = self._open_collection()
+        return self._collection
+
+    @property
+    def vector_store(self) -> Any:
+        if self._vector_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vector_store = ChromaVectorStore(chroma_collection=self.collection)
+        return self._vector_store
+
+    def _open_collection(self) -> Any:
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        import chromadb
+
+        s = self.settings
+        try:
+            if s.chroma_host:
+                client = chromadb.HttpClient(host=s.chroma_host, port=s.chroma_port, settings=_chroma_settings())
+            else:
+                s.chroma_dir.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(path=str(s.chroma_dir), settings=_chroma_settings())
+            # embedding_function=None: vectors always come from our embedder, never
+            # from Chroma's default one (which would download a model).
+            return client.get_or_create_collection(
+                s.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        except Exception as exc:  # chromadb raises many types; all mean "unusable"
+            where = f"Chroma server at {s.chroma_host}:{s.chroma_port}" if s.chroma_host else f"Chroma at {s.chroma_dir}"
+            raise StoreError(f"{where} is not available: {exc}") from exc
+
+    def add(self, nodes: list[Any]) -> None:
+        if nodes:
+            self.vector_store.add(nodes)
+
+    def existing_ids(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), _PAGE):
+            found.update(self.collection.get(ids=ids[start : start + _PAGE], include=[])["ids"])
+        return found
+
+    def all_ids(self) -> set[str]:
+        found: set[str] = set()
+        offset = 0
+        while True:
+            page = self.collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
+            found.update(page)
+            if len(page) < _PAGE:
+                return found
+            offset += _PAGE
+
+    def delete(self, ids: set[str] | list[str]) -> None:
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), _PAGE):
+            self.collection.delete(ids=ordered[start : start + _PAGE])
+
+    def nodes(self, ids: list[str]) -> list[Any]:
+        found: list[Any] = []
+        for start in range(0, len(ids), _PAGE):
+            found.extend(self.vector_store.get_nodes(node_ids=ids[start : start + _PAGE]))
+        return found
+
+    # -- manifest -------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / "manifest.json"
+
+    def load_manifest(self) -> Manifest:
+        try:
+            raw = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return Manifest()
+        if raw.get("version") != MANIFEST_VERSION:
+            raise StoreError(f"{self.manifest_path} has an unknown format; run `citebot index --rebuild`")
+        files = {key: FileEntry(**entry) for key, entry in raw["files"].items()}
+        return Manifest(embedder=raw["embedder"], generation=raw["generation"], files=files)
+
+    def commit(self, manifest: Manifest) -> None:
+        """Atomically make `manifest` the state that answers questions."""
+        payload = {"version": MANIFEST_VERSION, **asdict(manifest)}
+        _atomic_write(self.manifest_path, json.dumps(payload, indent=1, sort_keys=True))
+
+    # -- BM25 -----------------------------------------------------------------
+    def bm25_dir(self, manifest: Manifest) -> Path:
+        return self.data_dir / manifest.bm25_name
+
+    def save_bm25(self, retriever: Any, manifest: Manifest) -> None:
+        target = self.bm25_dir(manifest)
+        staging = target.with_name(target.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        retriever.persist(str(staging))
+        _fsync_tree(staging)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+
+    def prune_bm25(self, keep: Manifest) -> None:
+        """Remove BM25 generations older than the one before `keep` (readers may hold that)."""
+        for old in self.data_dir.glob("bm25-*"):
+            suffix = old.name.removeprefix("bm25-")
+            if not suffix.isdigit() or int(suffix) < keep.generation - 1:
+                shutil.rmtree(old, ignore_errors=True)
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """One indexer at a time per data folder; readers never wait."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir / "index.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreError(f"another `citebot index` is already running on {self.data_dir}") from None
+            yield
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for item in folder.iterdir():
+        if item.is_file():
+            with open(item, "rb") as fh:
+                os.fsync(fh.fileno())
