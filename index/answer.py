@@ -44,12 +44,14 @@ _ANAPHORA = re.compile(r"\b(it|its|he|she|him|his|her|they|them|their|this|that|
 # What a question asks for → what a sentence that answers it tends to contain.
 _EXPECTS = [
     (re.compile(r"^\s*why\b|\bwhat (?:was|is|were) the reason|\bwhat caused", re.I),
-     re.compile(r"\bbecause\b|\bdue to\b|\bin response\b|\bretaliat|\bas a result\b|\bin order to\b|\breason|\bcaus|\bdesigned to\b|\baimed\b|\bafter\b|\bso that\b", re.I)),
+     re.compile(r"\bbecause\b|\bdue to\b|\bin response\b|\bretaliat\w*|\bas a result\b|\bin order to\b|\breasons?\b|\bcaus\w*|\bdesigned to\b|\baim\w*|\bso that\b|\bsince\b", re.I)),
     (re.compile(r"\bhow (?:many|much|large|big|long|old|far)\b|\bwhat (?:share|percentage|proportion|portion|fraction|number|amount)\b", re.I),
      re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|trillion|half|quarter)\b", re.I)),
     (re.compile(r"^\s*when\b|\bwhat (?:year|date|day|month)\b", re.I),
      re.compile(r"\b(?:1[89]|20)\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\byesterday\b|\blast (?:week|month|year)\b", re.I)),
 ]
+# A sentence opening like this continues the one before it ("It would be very selfish ...").
+_CONTINUES = re.compile(r"^\W*(?:it|he|she|they|this|that|these|those|his|her|their|its|the point|such)\b", re.I)
 
 
 @dataclass
@@ -68,11 +70,17 @@ class Sentence:
 class Weights:
     dense: float = 0.55
     lexical: float = 0.45
-    expects: float = 0.12
+    expects: float = 0.08  # per distinct cue of the asked-for kind, up to two
     rank_prior: float = 0.05
     missing_name: float = 0.35
-    # Further sentences are quoted when they score at least this share of the best.
+    # A follow-up asks for something new: the sentence that answered the earlier
+    # question, if it shares no word with the follow-up itself, is demoted.
+    answered_before: float = 0.3
+    # Further sentences are quoted when they score at least this share of the best;
+    # one from another document, or one continuing the best, at a lower share.
     keep_ratio: float = 0.85
+    other_source_ratio: float = 0.75
+    continuation_ratio: float = 0.55
 
 
 def tokenize(text: str) -> list[str]:
@@ -156,11 +164,24 @@ class ExtractiveAnswerer:
             sentence.score = (
                 w.dense * float(similarity)
                 + w.lexical * overlap / total
-                + w.expects * sum(1 for p in expects if p.search(sentence.text))
+                + w.expects * sum(min(2, len(set(p.findall(sentence.text.lower())))) for p in expects)
                 + w.rank_prior / (1 + sentence.rank)
                 - w.missing_name * missing
             )
+        if search_query != question:
+            self._demote_answered(question, sentences, terms, weights)
         return sorted(sentences, key=lambda s: s.score, reverse=True)
+
+    def _demote_answered(self, question: str, sentences: list[Sentence], terms: list[set[str]],
+                         weights: dict[str, float]) -> None:
+        own = set(self._stem(content_terms(question)))
+        context = {t: v for t, v in weights.items() if t not in own}
+        if not context:
+            return
+        matched = [sum(v for t, v in context.items() if t in ts) for ts in terms]
+        anchor = max(range(len(sentences)), key=lambda i: (matched[i], sentences[i].score))
+        if not own & terms[anchor]:
+            sentences[anchor].score -= self.weights.answered_before
 
     def _term_weights(self, question: str, search_query: str, sentences: list[set[str]]) -> dict[str, float]:
         """IDF over the candidate sentences for the question's words; context words count half."""
@@ -176,13 +197,20 @@ class ExtractiveAnswerer:
         return weights
 
     def _select(self, ranked: list[Sentence]) -> list[Sentence]:
+        w = self.weights
         best = ranked[0]
         chosen = [best]
         for sentence in ranked[1:]:
-            if len(chosen) >= self.max_sentences or sentence.score < self.weights.keep_ratio * best.score:
+            if len(chosen) >= self.max_sentences:
                 break
-            chosen.append(sentence)
-        return chosen
+            new_source = all(c.source != sentence.source for c in chosen)
+            continues = sentence.source == best.source and sentence.previous == best.text and _CONTINUES.match(sentence.text)
+            ratio = w.continuation_ratio if continues else w.other_source_ratio if new_source else w.keep_ratio
+            if sentence.score >= ratio * best.score:
+                chosen.append(sentence)
+        # Quote in reading order within a document, best document first.
+        order = {c.source: i for i, c in reversed(list(enumerate(chosen)))}
+        return sorted(chosen, key=lambda c: (order[c.source], c.start_line))
 
 
 def _split(hits: list[NodeWithScore], sources: SourceLookup) -> list[Sentence]:

@@ -14,6 +14,10 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# Never reach for a model hub or phone home: everything runs offline.
+for _name, _value in {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "TOKENIZERS_PARALLELISM": "false"}.items():
+    os.environ.setdefault(_name, _value)
+
 
 def _default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")

@@ -42,7 +42,7 @@ class HybridRetriever:
         if mode in ("hybrid", "bm25") and self._live:
             from llama_index.retrievers.bm25 import BM25Retriever
 
-            bm25 = BM25Retriever.from_persist_dir(str(store.bm25_dir(manifest)))
+            bm25 = BM25Retriever.from_persist_dir(str(store.bm25_dir(manifest)), show_progress=False)
             bm25.similarity_top_k = min(k, len(bm25.corpus))
             retrievers.append(bm25)
         # num_queries=1: no query generation, so the LLM is never called.

@@ -82,7 +82,6 @@ class ChunkStore:
         return self._vector_store
 
     def _open_collection(self) -> Any:
-        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         import chromadb
 
         s = self.settings
@@ -161,7 +160,7 @@ class ChunkStore:
         staging = target.with_name(target.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        retriever.persist(str(staging))
+        retriever.persist(str(staging), show_progress=False)
         _fsync_tree(staging)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)

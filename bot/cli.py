@@ -1,0 +1,151 @@
+"""`citebot`: index documents and ask questions about them, with cited answers.
+
+Exit codes: 0 success; 1 the index or store is unusable (nothing indexed yet,
+Chroma unreachable); 2 bad input (empty question, missing path, bad batch
+file); 3 indexing finished but some files were skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from bot.render import render_answer, render_report, render_sources
+from index import Engine, Settings
+
+EXIT_UNUSABLE, EXIT_BAD_INPUT, EXIT_SKIPPED = 1, 2, 3
+
+
+def _user_errors() -> dict[type, int]:
+    # Imported lazily: the engine's modules pull in llama-index.
+    from index.engine import NoIndexError, QuestionError
+    from index.ingest import IngestError
+    from index.store import StoreError
+
+    return {QuestionError: EXIT_BAD_INPUT, IngestError: EXIT_BAD_INPUT, NoIndexError: EXIT_UNUSABLE,
+            StoreError: EXIT_UNUSABLE}
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Known failures become one clear line on stderr and an exit code, not a traceback."""
+    try:
+        yield
+    except Exception as exc:
+        code = next((c for kind, c in _user_errors().items() if isinstance(exc, kind)), None)
+        if code is None:
+            raise
+        click.echo(f"citebot: {exc}", err=True)
+        sys.exit(code)
+
+
+def with_engine(command: Callable[..., Any]) -> Callable[..., Any]:
+    @click.pass_context
+    @functools.wraps(command)
+    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+        with user_errors():
+            return command(ctx.obj["engine"](), *args, **kwargs)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="CITEBOT_DATA_DIR",
+              help="Where the index lives (default ~/.local/share/citebot).")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None) -> None:
+    """Ask questions about your documents; every answer cites file, lines and a verbatim quote."""
+    ctx.obj = {"engine": lambda: Engine(Settings.load(data_dir=data_dir))}
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Re-embed everything instead of only what changed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@with_engine
+def index(engine: Engine, paths: tuple[Path, ...], rebuild: bool, as_json: bool) -> None:
+    """Index PATHS (files or folders; default: the sources folder), incrementally."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
+                  TextColumn("{task.fields[chunks]} chunks embedded"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=as_json or not console.is_terminal) as bar:
+        task = bar.add_task("index", total=None, chunks=0)
+
+        def progress(done: int, total: int, chunks: int) -> None:
+            bar.update(task, completed=done, total=total, chunks=chunks)
+
+        report = engine.reindex(list(paths) or None, rebuild=rebuild, progress=progress)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        render_report(Console(), report)
+    if report.skipped:
+        sys.exit(EXIT_SKIPPED)
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
+@click.option("--batch", type=click.File("r"), help="JSONL file: rows with `question` and optional `history`.")
+@click.option("--history", multiple=True, help="An earlier question of the conversation (repeatable).")
+@with_engine
+def ask(engine: Engine, question: str | None, as_json: bool, batch: Any, history: tuple[str, ...]) -> None:
+    """Answer QUESTION from the indexed documents, with citations."""
+    if batch is not None:
+        _ask_batch(engine, batch)
+        return
+    if question is None:
+        raise click.UsageError("give a QUESTION, or --batch FILE")
+    answer = engine.ask(question, list(history))
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        render_answer(Console(), answer)
+
+
+def _ask_batch(engine: Engine, batch: Any) -> None:
+    """One JSON object per input row, in order; a bad row gets an `error` object, not a crash."""
+    for number, line in enumerate(batch, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            question, history = row["question"], row.get("history") or []
+            if not isinstance(question, str) or not isinstance(history, list):
+                raise TypeError("`question` must be a string and `history` a list")
+            result = engine.ask(question, [str(h) for h in history]).to_dict()
+        except (ValueError, KeyError, TypeError) as exc:  # bad JSON, bad row, empty question
+            result = {"line": number, "error": f"{type(exc).__name__}: {exc}"}
+        click.echo(json.dumps(result, ensure_ascii=False), nl=True)
+        sys.stdout.flush()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@with_engine
+def sources(engine: Engine, as_json: bool) -> None:
+    """List the indexed files with their chunk counts."""
+    items = engine.sources()
+    if as_json:
+        click.echo(json.dumps([s.__dict__ for s in items]))
+    else:
+        render_sources(Console(), items)
+
+
+@main.command()
+@with_engine
+def repl(engine: Engine) -> None:
+    """Interactive questions with follow-ups; /help lists the commands."""
+    from bot.repl import Repl
+
+    Repl(engine, Console()).run()

@@ -1,0 +1,39 @@
+"""Terminal rendering of answers and index reports (plain text, or rich on a TTY)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+from index.models import Answer, IndexReport, SourceInfo
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render_answer(console: Console, answer: Answer) -> None:
+    style = "" if answer.answerable else "yellow"
+    console.print(escape(answer.text), style=style, highlight=False)
+    if answer.citations:
+        console.print("\n[bold]Sources[/bold]")
+    for n, c in enumerate(answer.citations, 1):
+        lines = f"{c.start_line}" if c.start_line == c.end_line else f"{c.start_line}-{c.end_line}"
+        page = f", page {c.page}" if c.page else ""
+        console.print(f"[cyan][{n}][/cyan] {escape(c.source)}:{lines}{page}", highlight=False)
+        console.print(f"    [dim]“{escape(one_line(c.quote))}”[/dim]", highlight=False)
+
+
+def render_report(console: Console, report: IndexReport) -> None:
+    for path, reason in report.skipped:
+        console.print(f"[yellow]skipped[/yellow] {escape(path)}: {escape(reason)}", highlight=False)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
+    console.print(report.summary, highlight=False)
+
+
+def render_sources(console: Console, sources: list[SourceInfo]) -> None:
+    if not sources:
+        console.print("Nothing is indexed yet.")
+    for s in sources:
+        console.print(f"{escape(s.source)}  [dim]{s.chunks} chunks[/dim]", highlight=False)

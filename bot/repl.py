@@ -1,0 +1,103 @@
+"""The terminal REPL: multi-turn questions with follow-ups and a few slash commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from bot.render import render_answer, render_report, render_sources
+from index import Engine
+
+HELP = """Type a question about the documents; follow-ups ("Why did it do that?") use the conversation.
+  /sources          list the indexed files
+  /reindex [PATH…]  re-index the sources folder (or PATHs) incrementally
+  /reset            forget the conversation
+  /help             this text
+  /quit             leave (Ctrl-D works too; Ctrl-C cancels a question)"""
+
+
+class Repl:
+    def __init__(self, engine: Engine, console: Console, read: Callable[[str], str] = input) -> None:
+        self.engine = engine
+        self.console = console
+        self.read = read
+        self.history: list[str] = []
+
+    def run(self) -> None:
+        self._enable_line_editing()
+        self.console.print("citebot — ask about your documents. /help for commands, Ctrl-D to leave.")
+        while True:
+            try:
+                line = self.read("citebot> ").strip()
+            except EOFError:
+                self.console.print()
+                return
+            except KeyboardInterrupt:
+                self.console.print("^C")
+                continue
+            if not line:
+                continue
+            if line.startswith("/"):
+                if self.command(line) == "quit":
+                    return
+            else:
+                self.question(line)
+
+    def question(self, text: str) -> None:
+        try:
+            answer = self.engine.ask(text, self.history)
+        except KeyboardInterrupt:
+            self.console.print("[yellow](question cancelled)[/yellow]")
+            return
+        except (ValueError, RuntimeError) as exc:  # empty question, no index, store down
+            self.console.print(f"[red]{escape(str(exc))}[/red]")
+            return
+        render_answer(self.console, answer)
+        self.history.append(text)
+
+    def command(self, line: str) -> str | None:
+        name, *args = line.split()
+        if name in ("/quit", "/exit"):
+            return "quit"
+        if name == "/help":
+            self.console.print(escape(HELP), highlight=False)
+        elif name == "/reset":
+            self.history.clear()
+            self.console.print("Conversation forgotten.")
+        elif name == "/sources":
+            render_sources(self.console, self.engine.sources())
+        elif name == "/reindex":
+            try:
+                render_report(self.console, self.engine.reindex([Path(a) for a in args] or None))
+            except (ValueError, RuntimeError) as exc:  # missing path, store down, indexer busy
+                self.console.print(f"[red]{escape(str(exc))}[/red]")
+        else:
+            self.console.print(f"Unknown command {escape(name)}; /help lists the commands.")
+        return None
+
+    def _enable_line_editing(self) -> None:
+        """Arrow keys and a persistent history, when a terminal is attached."""
+        try:
+            import readline
+        except ImportError:  # pragma: no cover - not on every platform
+            return
+        path = self.engine.settings.data_dir / "repl_history"
+        try:
+            readline.read_history_file(path)
+        except OSError:
+            pass
+        import atexit
+
+        atexit.register(_save_history, readline, path)
+
+
+def _save_history(readline, path: Path) -> None:  # type: ignore[no-untyped-def]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        readline.set_history_length(1000)
+        readline.write_history_file(path)
+    except OSError:
+        pass

@@ -1,0 +1,65 @@
+"""The dev question set, end to end through the engine: keys, refusals, verbatim citations."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import SEEDS, assert_verbatim, dev_rows
+
+KNOWN_MISSES = {
+    # The key ("security guarantee") stands in sentences the sentence scorer ranks
+    # below "a concrete guarantee that the United States will prevent Russia ...".
+    "dev13": "extractive scorer misses the 'security guarantees' sentence",
+}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^\w%]+", " ", text.lower())
+
+
+def _params():
+    for row in dev_rows():
+        marks = [pytest.mark.xfail(reason=KNOWN_MISSES[row["id"]], strict=True)] if row["id"] in KNOWN_MISSES else []
+        yield pytest.param(row, id=row["id"], marks=marks)
+
+
+@pytest.mark.parametrize("row", list(_params()))
+def test_dev_question(seed_engine, row):
+    answer = seed_engine.ask(row["question"], row.get("history", []))
+    if row["kind"] == "refuse":
+        assert not answer.answerable and not answer.citations
+        return
+    assert answer.answerable, answer.text
+    for group in row["keys"]:
+        assert any(_norm(key) in _norm(answer.text) for key in group), (group, answer.text)
+    assert {c.source for c in answer.citations} & set(row["sources"])
+    for citation in answer.citations:
+        assert_verbatim(citation, SEEDS)
+    # Every [n] marker in the text names a citation that exists.
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert markers == set(range(1, len(answer.citations) + 1))
+
+
+def test_follow_up_depends_on_history(seed_engine):
+    """Without the earlier question the pronoun has nothing to lean on."""
+    with_history = seed_engine.ask("Why did it do that?", ["Which country announced export controls on five minerals?"])
+    assert "tariff" in with_history.text.lower()
+    alone = seed_engine.ask("Why did it do that?")
+    assert "tariff" not in alone.text.lower() or not alone.answerable
+
+
+@pytest.mark.parametrize("question", ["   ", "\u200b\u200b", "\x00\x07"])
+def test_empty_question_is_an_error(seed_engine, question):
+    from index.engine import QuestionError
+
+    with pytest.raises(QuestionError):
+        seed_engine.ask(question)
+
+
+def test_hostile_but_nonempty_input_gets_an_answer_object(seed_engine):
+    for question in ["x" * 10_000, "😀😀😀", "<b>tungsten</b> & <i>bismuth</i>?", "\u202eWhat is indium used for?"]:
+        answer = seed_engine.ask(question)
+        for citation in answer.citations:
+            assert_verbatim(citation, SEEDS)
