@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-
-from bot.render import render_answer, render_report, render_sources
+from bot.render import make_console, render_answer, render_report, render_sources
 from index import Engine, Settings
 
 EXIT_UNUSABLE, EXIT_BAD_INPUT, EXIT_SKIPPED = 1, 2, 3
@@ -75,7 +73,7 @@ def index(engine: Engine, paths: tuple[Path, ...], rebuild: bool, as_json: bool)
     """Index PATHS (files or folders; default: the sources folder), incrementally."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
                   TextColumn("{task.fields[chunks]} chunks embedded"), TimeElapsedColumn(),
                   console=console, transient=True, disable=as_json or not console.is_terminal) as bar:
@@ -88,7 +86,7 @@ def index(engine: Engine, paths: tuple[Path, ...], rebuild: bool, as_json: bool)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
     else:
-        render_report(Console(), report)
+        render_report(make_console(), report)
     if report.skipped:
         sys.exit(EXIT_SKIPPED)
 
@@ -110,7 +108,7 @@ def ask(engine: Engine, question: str | None, as_json: bool, batch: Any, history
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
-        render_answer(Console(), answer)
+        render_answer(make_console(), answer)
 
 
 def _ask_batch(engine: Engine, batch: Any) -> None:
@@ -139,7 +137,7 @@ def sources(engine: Engine, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([s.__dict__ for s in items]))
     else:
-        render_sources(Console(), items)
+        render_sources(make_console(), items)
 
 
 @main.command()
@@ -148,4 +146,4 @@ def repl(engine: Engine) -> None:
     """Interactive questions with follow-ups; /help lists the commands."""
     from bot.repl import Repl
 
-    Repl(engine, Console()).run()
+    Repl(engine, make_console()).run()

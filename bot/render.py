@@ -8,6 +8,13 @@ from rich.markup import escape
 from index.models import Answer, IndexReport, SourceInfo
 
 
+def make_console(stderr: bool = False) -> Console:
+    """A console that wraps for a terminal but never inserts line breaks into piped output."""
+    console = Console(stderr=stderr)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
 def one_line(text: str) -> str:
     return " ".join(text.split())
 

@@ -41,11 +41,13 @@ def dev_rows() -> list[dict]:
     return [json.loads(line) for line in DEV_QA.read_text().splitlines() if line.strip()]
 
 
+def assert_at_lines(path: Path, start_line: int, end_line: int, quote: str) -> None:
+    """`quote` is in `path` within the lines, starting on the first and ending on the last."""
+    text = lines_text(path, start_line, end_line)
+    assert quote.strip() and quote in text, (path, start_line, end_line, quote, text)
+    assert quote.split("\n")[0] in lines_text(path, start_line, start_line)
+    assert quote.split("\n")[-1] in lines_text(path, end_line, end_line)
+
+
 def assert_verbatim(citation, root: Path) -> None:
-    """The quote really is in the cited file, within the cited lines."""
-    text = lines_text(root / citation.source, citation.start_line, citation.end_line)
-    assert citation.quote and citation.quote in text, (citation, text)
-    first = lines_text(root / citation.source, citation.start_line, citation.start_line)
-    last = lines_text(root / citation.source, citation.end_line, citation.end_line)
-    # The range is tight: the quote starts on its first line and ends on its last.
-    assert citation.quote.split("\n")[0] in first and citation.quote.split("\n")[-1] in last
+    assert_at_lines(root / citation.source, citation.start_line, citation.end_line, citation.quote)

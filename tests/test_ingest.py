@@ -1,0 +1,122 @@
+"""Chunking and incremental indexing against real Chroma and the real embedder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from llama_index.core.schema import Document
+
+from index.chunking import LineChunker, sentence_spans
+from index.sources import read_source
+from tests.conftest import SEEDS, assert_at_lines, make_engine
+
+
+def _chunker(tokens: int = 60) -> LineChunker:
+    return LineChunker(count_tokens=lambda text: len(text.split()), chunk_tokens=tokens)
+
+
+def _chunks(path: Path, tokens: int = 60):
+    source = read_source(path)
+    doc = Document(text=source.text, metadata={"source": path.name, "file_sha": "x", "body_start": source.body_start})
+    return source, _chunker(tokens).chunk_document(doc)
+
+
+def _check_ranges(path: Path, chunks) -> None:
+    for node in chunks:
+        assert_at_lines(path, node.metadata["start_line"], node.metadata["end_line"], node.text)
+
+
+def test_chunk_line_ranges_match_the_file():
+    for path in SEEDS.iterdir():
+        source, chunks = _chunks(path)
+        assert len(chunks) > 2
+        _check_ranges(path, chunks)
+        # Chunks cover every non-blank line of the file.
+        covered = {n for c in chunks for n in range(c.metadata["start_line"], c.metadata["end_line"] + 1)}
+        lines = source.text.split("\n")
+        assert all(i + 1 in covered for i, line in enumerate(lines) if line.strip())
+
+
+def test_front_matter_and_long_lines(tmp_path):
+    long_line = " ".join(f"Sentence number {i} talks about item{i}." for i in range(80))
+    path = tmp_path / "doc.md"
+    path.write_text(f"---\ntitle: \"A title\"\nurl: https://example.org/x\n---\n\n# Heading\n\n{long_line}\n\nTail line.\n")
+    source, chunks = _chunks(path, tokens=50)
+    assert source.metadata == {"title": "A title", "url": "https://example.org/x"}
+    assert all(c.metadata["start_line"] >= 6 for c in chunks)  # front matter is not content
+    assert sum(1 for c in chunks if c.metadata["start_line"] == c.metadata["end_line"] == 8) >= 5
+    _check_ranges(path, chunks)
+
+
+def test_sentence_spans_keep_abbreviations_together():
+    text = "Vice President J.D. Vance met Mr. Smith in the U.S. capital. Then he left! Did he?"
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Vice President J.D. Vance met Mr. Smith in the U.S. capital.", "Then he left!", "Did he?",
+    ]
+
+
+def test_incremental_reindex(tmp_path, corpus):
+    engine = make_engine(tmp_path / "data", corpus)
+    first = engine.reindex()
+    assert sorted(first.added) == sorted(p.name for p in SEEDS.iterdir())
+    chunks_before = first.total_chunks
+
+    again = engine.reindex()
+    assert again.embedded_chunks == 0 and len(again.unchanged) == 2 and again.total_chunks == chunks_before
+
+    (corpus / "new.md").write_text("# Zinc\n\nThe zinc mine of Quxville produces 42 tonnes a day.\n")
+    changed = corpus / "001_8be9586db7580ad7.txt"
+    changed.write_text(changed.read_text().replace("Scott Bessent", "Janet Example"))
+    report = engine.reindex()
+    assert report.added == ["new.md"] and report.changed == ["001_8be9586db7580ad7.txt"]
+    assert engine.store.collection.count() == report.total_chunks  # old version's chunks are gone
+    answer = engine.ask("How many tonnes a day does the Quxville zinc mine produce?")
+    assert answer.answerable and "42 tonnes" in answer.text and answer.citations[0].source == "new.md"
+    assert "Janet Example" in engine.ask("Which US Treasury Secretary travelled to Kyiv?").text
+
+    os.remove(corpus / "new.md")
+    report = engine.reindex()
+    assert report.removed == ["new.md"] and engine.store.collection.count() == report.total_chunks == chunks_before
+    assert "new.md" not in {s.source for s in engine.sources()}
+
+
+def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, corpus):
+    (corpus / "empty.txt").write_text("")
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02" * 100)
+    (corpus / "latin1.txt").write_bytes("Caf\xe9 au lait costs 3 euros in Mont\xe9limar.".encode("latin-1"))
+    (corpus / "image.png").write_bytes(b"\x89PNG")
+    engine = make_engine(tmp_path / "data", corpus)
+    report = engine.reindex()
+    reasons = {Path(p).name: r for p, r in report.skipped}
+    assert set(reasons) == {"empty.txt", "binary.txt", "image.png"}
+    assert "empty" in reasons["empty.txt"] and "binary" in reasons["binary.txt"]
+    assert any("latin1.txt" in w and "UTF-8" in w for w in report.warnings)
+    assert "latin1.txt" in {s.source for s in engine.sources()} and len(report.added) == 3
+
+
+def test_a_killed_run_leaves_no_visible_orphans(tmp_path, corpus):
+    """Chunks written without a manifest commit are invisible and collected next run."""
+    engine = make_engine(tmp_path / "data", corpus)
+    engine.reindex()
+    count = engine.store.collection.count()
+    committed = engine.store.load_manifest()
+    # Simulate a run killed after embedding a changed file but before its commit.
+    changed = corpus / "000_9a5dfcf5d4d692d9.txt"
+    changed.write_text(changed.read_text() + "\nA brand new closing line about cobalt.\n")
+    from index.ingest import Indexer
+
+    indexer = Indexer(engine.store, engine.embedder, _chunker(200))
+    indexer.store.commit = lambda manifest: (_ for _ in ()).throw(KeyboardInterrupt())
+    try:
+        indexer.run([corpus], corpus)
+    except KeyboardInterrupt:
+        pass
+    assert engine.store.collection.count() > count
+    assert engine.store.load_manifest().files == committed.files
+    assert all(c.source != "000_9a5dfcf5d4d692d9.txt" or "cobalt" not in c.quote
+               for c in engine.ask("What closing line mentions cobalt?").citations)
+    del engine.store.commit
+    report = engine.reindex()
+    assert report.changed == ["000_9a5dfcf5d4d692d9.txt"]
+    assert engine.store.collection.count() == report.total_chunks
