@@ -147,3 +147,12 @@ def repl(engine: Engine) -> None:
     from bot.repl import Repl
 
     Repl(engine, make_console()).run()
+
+
+@main.command()
+@with_engine
+def telegram(engine: Engine) -> None:
+    """Run the Telegram bot (token from TELEGRAM_BOT_TOKEN)."""
+    from bot.telegram import run_bot
+
+    sys.exit(run_bot(engine))

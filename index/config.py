@@ -42,7 +42,7 @@ class Settings:
     chunk_tokens: int = 200
     chunk_overlap_lines: int = 1
     # Candidates each retriever returns before fusion, and passages kept after it.
-    candidates_k: int = 20
+    candidates_k: int = 40
     top_k: int = 6
     # Most sentences an extractive answer quotes.
     answer_sentences: int = 3
@@ -52,6 +52,13 @@ class Settings:
     max_file_bytes: int = 20_000_000
     # Turns of history used to resolve follow-up questions.
     history_turns: int = 3
+    # Telegram adapter. Empty allowlists mean the bot answers everyone.
+    telegram_token: str = field(default="", repr=False)
+    telegram_api_base_url: str = "https://api.telegram.org"
+    allowed_users: tuple[int, ...] = ()
+    allowed_chats: tuple[int, ...] = ()
+    admins: tuple[int, ...] = ()
+    max_upload_bytes: int = 5_000_000
 
     @classmethod
     def load(cls, **overrides: object) -> "Settings":
@@ -73,7 +80,12 @@ class Settings:
 
 
 # Chroma's own conventional variable names for server mode.
-_ENV_NAMES = {"chroma_host": "CHROMA_HOST", "chroma_port": "CHROMA_PORT"}
+_ENV_NAMES = {
+    "chroma_host": "CHROMA_HOST",
+    "chroma_port": "CHROMA_PORT",
+    "telegram_token": "TELEGRAM_BOT_TOKEN",
+    "telegram_api_base_url": "TELEGRAM_API_BASE_URL",
+}
 _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
 
@@ -83,6 +95,9 @@ def _coerce(name: str, value: object) -> object:
         return None
     if "Path" in kind:
         return Path(str(value)).expanduser()
+    if kind.startswith("tuple[int"):  # "1, 2" from the environment, or a TOML list
+        items = value.split(",") if isinstance(value, str) else value
+        return tuple(int(str(i).strip()) for i in items if str(i).strip())
     if kind.startswith("int"):
         return int(value)
     if kind.startswith("float"):

@@ -1,0 +1,56 @@
+"""`citebot telegram`: the bot, long polling against the Bot API (or a self-hosted one)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from bot.telegram.app import TelegramBot
+from index import Engine
+
+__all__ = ["TelegramBot", "run_bot"]
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats records, tracebacks included, with secrets (the token is in every Bot API URL) masked."""
+
+    def __init__(self, *secrets: str) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.secrets = [s for s in secrets if s]
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self.secrets:
+            text = text.replace(secret, "<redacted>")
+        return text
+
+
+def configure_logging(*secrets: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter(*secrets))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL
+
+
+def run_bot(engine: Engine) -> int:
+    """Run until interrupted; the exit code says why it stopped."""
+    from telegram.error import InvalidToken, NetworkError
+
+    settings = engine.settings
+    if not settings.telegram_token:
+        print("citebot: set TELEGRAM_BOT_TOKEN (or telegram_token in citebot.toml); see the README.", file=sys.stderr)
+        return 2
+    configure_logging(settings.telegram_token)
+    if not (settings.allowed_users or settings.allowed_chats):
+        logging.getLogger("citebot.telegram").warning(
+            "no CITEBOT_ALLOWED_USERS / CITEBOT_ALLOWED_CHATS set: the bot answers everyone")
+    app = TelegramBot(engine).build()
+    try:
+        app.run_polling(allowed_updates=["message", "callback_query"], close_loop=False)
+    except InvalidToken:
+        print("citebot: Telegram rejected the bot token (getMe failed); check TELEGRAM_BOT_TOKEN.", file=sys.stderr)
+        return 2
+    except NetworkError as exc:
+        print(f"citebot: cannot reach the Telegram Bot API: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,358 @@
+"""The real python-telegram-bot Application against a local fake Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from html.parser import HTMLParser
+
+import pytest
+
+from bot.telegram import TelegramBot
+from bot.telegram.app import REFUSAL, safe_filename
+from bot.telegram.format import LIMIT, answer_blocks, cut_text, split_messages, utf16_len
+from index import Engine, Settings
+from index.models import Answer, Citation
+from tests.conftest import SEEDS
+from tests.fake_telegram import BOT_USER, FakeBotApi
+
+ADMIN, USER, STRANGER = 1, 2, 666
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    root = tmp_path_factory.mktemp("telegram")
+    shutil.copytree(SEEDS, root / "docs")
+    settings = Settings.load(
+        data_dir=root / "data", sources_dir=root / "docs", telegram_token=FakeBotApi.token,
+        allowed_users=tuple(range(1, 300)), admins=(ADMIN,), max_upload_bytes=10_000,
+    )
+    engine = Engine(settings)
+    engine.reindex()
+    return engine
+
+
+def run_with_bot(engine: Engine, scenario) -> FakeBotApi:
+    """Start the fake API and the bot (long polling), run `scenario(api)`, stop both."""
+    api = FakeBotApi()
+
+    async def main() -> None:
+        await api.start()
+        app = TelegramBot(engine).build(base_url=api.base_url)
+        async with app:
+            await app.post_init(app)  # what run_polling does before polling
+            await app.start()
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            try:
+                await scenario(api)
+            finally:
+                await app.updater.stop()
+                await app.stop()
+        await api.stop()
+
+    asyncio.run(main())
+    return api
+
+
+def replies(api: FakeBotApi, chat: int, n: int):
+    return lambda: len(api.sent(chat)) >= n
+
+
+def test_cited_answer_and_commands_registered(engine):
+    async def scenario(api):
+        await api.message(10, USER, "Which five minerals did Beijing put under export controls?")
+        await api.wait_for(replies(api, 10, 1))
+
+    api = run_with_bot(engine, scenario)
+    (reply,) = api.sent(10)
+    assert reply["parse_mode"] == "HTML"
+    text = reply["text"]
+    assert "tungsten" in text and "molybdenum" in text and "[1]" in text
+    assert "<code>000_9a5dfcf5d4d692d9.txt</code>, lines 49–53" in text and "<blockquote>" in text
+    assert any(c.method == "sendChatAction" and c.params["action"] == "typing" for c in api.calls)
+    (commands,) = [c.params["commands"] for c in api.calls if c.method == "setMyCommands"]
+    assert {c["command"] for c in commands} == {"start", "help", "sources", "reindex", "reset"}
+
+
+def test_refusal_is_plain(engine):
+    async def scenario(api):
+        await api.message(11, USER, "What is the population of Australia?")
+        await api.wait_for(replies(api, 11, 1))
+
+    (text,) = run_with_bot(engine, scenario).texts(11)
+    assert "don" in text and "contain an answer" in text and "<blockquote>" not in text
+
+
+def test_follow_ups_are_per_chat_and_reset(engine):
+    async def scenario(api):
+        await api.message(20, USER, "Which country announced export controls on five minerals?")
+        await api.wait_for(replies(api, 20, 1))
+        await api.message(20, USER, "Why did it do that?")
+        await api.message(21, USER + 1, "Why did it do that?")
+        await api.wait_for(lambda: len(api.sent(20)) >= 2 and len(api.sent(21)) >= 1)
+        await api.message(20, USER, "/reset")
+        await api.wait_for(replies(api, 20, 3))
+        await api.message(20, USER, "Why did it do that?")
+        await api.wait_for(replies(api, 20, 4))
+
+    api = run_with_bot(engine, scenario)
+    chat_a, chat_b = api.texts(20), api.texts(21)
+    assert "Beijing" in chat_a[0] and "tariff" in chat_a[1].lower()
+    assert "tariff" not in chat_b[0].lower()
+    assert "forgot" in chat_a[2] and "tariff" not in chat_a[3].lower()
+
+
+def test_stranger_gets_one_polite_refusal_and_nothing_else(engine):
+    async def scenario(api):
+        await api.message(30, STRANGER, "What is indium used for?")
+        await api.wait_for(replies(api, 30, 1))
+        await api.message(30, STRANGER, "/sources")
+        await api.message(30, STRANGER, "Which five minerals?")
+        await api.press(30, STRANGER, "quotes:anything")
+        await api.wait_for(lambda: any(c.method == "answerCallbackQuery" for c in api.calls))
+        await asyncio.sleep(1.0)  # time for any (wrong) further reply to arrive
+
+    api = run_with_bot(engine, scenario)
+    assert api.texts(30) == [html.escape(REFUSAL, quote=False)]
+    (callback,) = [c.params for c in api.calls if c.method == "answerCallbackQuery"]
+    assert callback["text"] == REFUSAL
+    assert not any(".txt" in str(c.params) for c in api.calls)
+
+
+def test_only_admins_reindex_and_upload(engine):
+    async def scenario(api):
+        await api.message(40, USER, "/reindex")
+        await api.upload(40, USER, "notes.md", b"# Notes\n\nSomething.\n")
+        await api.wait_for(replies(api, 40, 2))
+        await api.message(41, ADMIN, "/reindex")
+        await api.wait_for(replies(api, 41, 2))
+
+    api = run_with_bot(engine, scenario)
+    assert sorted(api.texts(40)) == ["Only admins can add documents.", "Only admins can re-index the documents."]
+    assert api.texts(41)[0] == "Re-indexing…" and "0 added, 0 changed, 0 removed" in api.texts(41)[1]
+    assert not (engine.settings.sources_dir / "notes.md").exists()
+
+
+def test_admin_upload_makes_a_new_fact_answerable(engine):
+    docs = engine.settings.sources_dir
+    outside = docs.parent / "escaped.md"
+    fact = b"# Zinc report\n\nThe zinc mine of Quxville produced 42 tonnes of ore every day in 2024.\n"
+
+    async def scenario(api):
+        await api.upload(50, ADMIN, "../escaped.md", fact)
+        await api.wait_for(replies(api, 50, 1))
+        await api.upload(50, ADMIN, "escaped.md", b"# Other\n\nA second file with the same name.\n")
+        await api.wait_for(replies(api, 50, 2))
+        await api.message(50, ADMIN, "How many tonnes of ore did the Quxville zinc mine produce every day?")
+        await api.wait_for(replies(api, 50, 3))
+
+    api = run_with_bot(engine, scenario)
+    added, renamed, answer = api.texts(50)
+    assert added.startswith("Added escaped.md.") and "1 added" in added
+    assert "saved it as escaped-2.md" in renamed
+    assert "42 tonnes" in answer and "<code>escaped.md</code>" in answer
+    assert not outside.exists() and (docs / "escaped.md").read_bytes() == fact
+    assert not list(docs.glob(".upload-*"))  # no half-written file left behind
+    for name in ("escaped.md", "escaped-2.md"):
+        (docs / name).unlink()
+    engine.reindex()
+
+
+def test_bad_uploads_are_refused_and_nothing_is_saved(engine):
+    docs = engine.settings.sources_dir
+    before = sorted(p.name for p in docs.iterdir())
+
+    async def scenario(api):
+        await api.upload(60, ADMIN, "big.md", b"x" * 20_000)
+        await api.upload(60, ADMIN, "liar.md", b"y " * 10_000, declared_size=10)
+        await api.upload(60, ADMIN, "tool.exe", b"MZ")
+        await api.upload(60, ADMIN, "empty.txt", b"   \n")
+        await api.wait_for(replies(api, 60, 4))
+
+    texts = run_with_bot(engine, scenario).texts(60)
+    assert sum("over the 10,000-byte limit" in t for t in texts) == 2
+    assert any("can't index .exe" in t for t in texts)
+    assert any("could not index empty.txt" in t and "Nothing was added" in t for t in texts)
+    assert sorted(p.name for p in docs.iterdir()) == before
+
+
+def test_sources_button_shows_full_quotes_and_rejects_forged_data(engine):
+    async def scenario(api):
+        await api.message(70, USER, "What is indium used for?")
+        await api.wait_for(replies(api, 70, 1))
+        button = api.sent(70)[0]["reply_markup"]["inline_keyboard"][0][0]
+        await api.press(70, USER, button["callback_data"])
+        await api.wait_for(replies(api, 70, 2))
+        await api.press(70, USER, "quotes:forged-key")
+        await api.wait_for(lambda: sum(c.method == "answerCallbackQuery" for c in api.calls) >= 2)
+
+    api = run_with_bot(engine, scenario)
+    short, full = api.texts(70)
+    assert "…" in short and "semiconductors" in full and "…" not in full
+    answers = [c.params.get("text") for c in api.calls if c.method == "answerCallbackQuery"]
+    assert "This button has expired; ask again." in answers
+
+
+def test_groups_answer_only_when_addressed(engine):
+    async def scenario(api):
+        await api.message(-80, USER, "What is indium used for?", chat_type="group")
+        await api.message(-80, USER, f"@{BOT_USER['username']} What is indium used for?", chat_type="group")
+        await api.wait_for(replies(api, -80, 1))
+        bot_message = {"message_id": 5, "date": int(time.time()), "chat": {"id": -80, "type": "group"}, "from": BOT_USER, "text": "x"}
+        await api.message(-80, USER, "Who did Donald Trump speak with by phone?", chat_type="group", reply_to=bot_message)
+        await api.wait_for(replies(api, -80, 2))
+        await asyncio.sleep(0.5)
+
+    texts = run_with_bot(engine, scenario).texts(-80)
+    assert len(texts) == 2 and "touch screens" in texts[0] and "Putin" in texts[1]
+
+
+def test_retry_after_then_delivered_once(engine):
+    async def scenario(api):
+        api.retry_after("sendMessage", 1)
+        await api.message(90, USER, "Which US Treasury Secretary travelled to Kyiv to propose the minerals deal?")
+        await api.wait_for(replies(api, 90, 1))
+        await asyncio.sleep(0.5)
+
+    texts = run_with_bot(engine, scenario).texts(90)
+    assert len(texts) == 1 and "Bessent" in texts[0]
+
+
+QUESTIONS = [
+    ("Which US Treasury Secretary travelled to Kyiv to propose the minerals deal?", "Bessent"),
+    ("How large are China's rare earth reserves according to the article?", "4.4 million"),
+    ("How many mineral deposits does Ukraine have?", "20,000"),
+    ("What did Trump call Zelenskyy on Truth Social?", "dictator"),
+    ("Which five minerals did Beijing put under export controls?", "tellurium"),
+]
+
+
+def test_fifty_chats_at_once_each_get_their_own_answer(engine):
+    chats = {1000 + i: QUESTIONS[i % len(QUESTIONS)] for i in range(50)}
+    timing = {}
+
+    async def scenario(api):
+        started = time.perf_counter()
+        for chat, (question, _) in chats.items():
+            await api.message(chat, 100 + chat % 100, question)
+        await api.wait_for(lambda: all(api.sent(chat) for chat in chats), timeout=600)
+        timing["seconds"] = time.perf_counter() - started
+        await asyncio.sleep(0.5)
+
+    api = run_with_bot(engine, scenario)
+    for chat, (_, key) in chats.items():
+        texts = api.texts(chat)
+        assert len(texts) == 1 and key in texts[0], (chat, texts)
+    print(f"\n50 concurrent chats answered in {timing['seconds']:.1f}s")
+
+
+class _TagBalance(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack.pop() == tag
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_a_ten_thousand_character_answer_is_split_on_boundaries():
+    sentence = "Emoji 😀 & <tags> stay text, and every sentence ends here. "
+    long_text = sentence * (10_000 // len(sentence) + 1)
+    quote = "A quote with <b>markup</b> & an ampersand. " * 40
+    answer = Answer("q", long_text, True, [Citation("a<b>.md", 1, 3, quote), Citation("b.md", 4, 4, "short")])
+    blocks, shortened = answer_blocks(answer)
+    messages = split_messages(blocks)
+    assert shortened and len(messages) >= 3
+    plain = []
+    for message in messages:
+        assert utf16_len(message) <= LIMIT
+        parser = _TagBalance()
+        parser.feed(message)
+        parser.close()
+        assert parser.stack == []
+        plain.append("".join(parser.text))
+    assert "".join(plain).startswith(long_text[:100]) and long_text.replace(" ", "") in "".join(plain).replace(" ", "").replace("\n", "")
+    assert "a&lt;b&gt;.md" in "".join(messages)  # document names are escaped too
+    # The long text is cut at sentence ends, and the parts add up to it exactly.
+    parts = cut_text(long_text, LIMIT)
+    assert "".join(parts) == long_text and len(parts) >= 3
+    assert all(part.endswith("here. ") for part in parts)
+    assert messages[0] == html.escape(parts[0], quote=False)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("../../x.md", "x.md"), ("..\\..\\evil.TXT", "evil.txt"), (".hidden.md", "hidden.md"),
+    ("a/b/c d.md", "c d.md"), ("we<i>rd>.md", "we_i_rd_.md"), (None, "upload"), ("....", "upload"),
+])
+def test_upload_names_are_sanitised(raw, expected):
+    assert safe_filename(raw) == expected
+
+
+@contextmanager
+def served_in_thread(api: FakeBotApi):
+    """The fake API on its own event loop in a thread, for bots running in other processes."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(api.start(), loop).result(10)
+    try:
+        yield loop
+    finally:
+        asyncio.run_coroutine_threadsafe(api.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_citebot_telegram_process_exit_codes_and_no_token_in_logs(engine):
+    api = FakeBotApi()
+    with served_in_thread(api):
+        _check_exit_codes(engine, api)
+
+
+def _check_exit_codes(engine, api):
+    env = {**os.environ, "CITEBOT_DATA_DIR": str(engine.settings.data_dir), "TELEGRAM_API_BASE_URL": api.base_url}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    missing = subprocess.run([sys.executable, "-m", "bot", "telegram"], env=env, capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "TELEGRAM_BOT_TOKEN" in missing.stderr
+    wrong = "999:WRONG-SECRET-TOKEN"
+    rejected = subprocess.run([sys.executable, "-m", "bot", "telegram"], env={**env, "TELEGRAM_BOT_TOKEN": wrong},
+                              capture_output=True, text=True, timeout=120)
+    assert rejected.returncode == 2 and "rejected the bot token" in rejected.stderr
+    assert wrong not in rejected.stderr + rejected.stdout and "WRONG-SECRET" not in rejected.stderr
+
+
+def test_citebot_telegram_process_answers_and_stops_cleanly(engine):
+    """`citebot telegram` as deployed: run_polling, a real answer, SIGTERM, no token in the logs."""
+    api = FakeBotApi()
+    with served_in_thread(api) as loop:
+        env = {**os.environ, "CITEBOT_DATA_DIR": str(engine.settings.data_dir), "TELEGRAM_API_BASE_URL": api.base_url,
+               "TELEGRAM_BOT_TOKEN": api.token, "CITEBOT_SOURCES_DIR": str(engine.settings.sources_dir)}
+        bot = subprocess.Popen([sys.executable, "-m", "bot", "telegram"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        try:
+            asyncio.run_coroutine_threadsafe(api.message(7, 7, "What is indium used for?"), loop).result(10)
+            deadline = time.monotonic() + 120
+            while not api.sent(7) and time.monotonic() < deadline and bot.poll() is None:
+                time.sleep(0.2)
+            assert api.sent(7) and "touch screens" in api.texts(7)[0]
+        finally:
+            bot.terminate()
+            out, err = bot.communicate(timeout=60)
+    assert bot.returncode == 0, err
+    assert api.token not in out + err and "TEST-TOKEN" not in err
+    assert "Application started" in err
