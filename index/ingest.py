@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,19 +84,24 @@ class Indexer:
                 rebuild = True
             found, report.skipped = scan(paths, sources_dir)
             files = {} if rebuild else dict(old.files)
+            seen = {item.key for item in found}
             for key, entry in list(files.items()):
-                if not Path(entry.path).is_file():
+                if key not in seen and not Path(entry.path).is_file():
                     report.removed.append(key)
                     del files[key]
             todo: list[tuple[FoundFile, str]] = []
+            moved = False
             for item in found:
                 digest = file_digest(item.path)
                 entry = files.get(item.key)
-                if entry and entry.sha256 == digest and entry.path == str(item.path):
+                if entry and entry.sha256 == digest:
                     report.unchanged.append(item.key)
+                    if entry.path != str(item.path):  # the same content moved with its folder
+                        files[item.key], moved = replace(entry, path=str(item.path)), True
                 else:
                     todo.append((item, digest))
             pending: list[TextNode] = []
+            new_nodes: list[TextNode] = []
             for done, (item, digest) in enumerate(todo, 1):
                 previous = files.pop(item.key, None)
                 nodes = self._chunk(item, digest, report)
@@ -109,6 +114,7 @@ class Indexer:
                     files[item.key] = FileEntry(str(item.path), digest, [n.node_id for n in nodes], stat.st_size, stat.st_mtime)
                     known = self.store.existing_ids([n.node_id for n in nodes])
                     pending.extend(n for n in nodes if n.node_id not in known)
+                    new_nodes.extend(nodes)
                 if len(pending) >= _EMBED_BATCH or done == len(todo):
                     report.embedded_chunks += self._embed_and_store(pending)
                     pending = []
@@ -116,9 +122,11 @@ class Indexer:
                     progress(done, len(todo), report.embedded_chunks)
             new = Manifest(embedder=self.embedder.model_id, generation=old.generation + 1, files=files)
             if report.added or report.changed or report.removed or rebuild or (files and not old.files):
-                self._commit(new)
+                self._commit(old, new, new_nodes, rebuild)
             else:
-                new = old
+                new = replace(old, files=files)
+                if moved:
+                    self.store.commit(new)
             self._collect_garbage(new)
             report.total_files = len(new.files)
             report.total_chunks = sum(len(e.chunk_ids) for e in new.files.values())
@@ -150,14 +158,15 @@ class Indexer:
         self.store.add(nodes)
         return len(nodes)
 
-    def _commit(self, manifest: Manifest) -> None:
+    def _commit(self, old: Manifest, new: Manifest, new_nodes: list[TextNode], rebuild: bool) -> None:
         from index.retrieve import build_bm25
 
-        ids = sorted(manifest.chunk_ids())
-        if ids:
-            self.store.save_bm25(build_bm25(self.store.nodes(ids)), manifest)
-        self.store.commit(manifest)
-        self.store.prune_bm25(manifest)
+        live = new.chunk_ids()
+        if live:
+            previous = None if rebuild or not old.files else self.store.bm25_dir(old)
+            self.store.save_bm25(build_bm25(previous, live, new_nodes, self.store.nodes), new)
+        self.store.commit(new)
+        self.store.prune_bm25(new)
 
     def _collect_garbage(self, manifest: Manifest) -> None:
         """Delete chunks no committed file names (old versions, leftovers of a killed run)."""

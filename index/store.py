@@ -24,6 +24,7 @@ from index.config import Settings
 
 MANIFEST_VERSION = 1
 _PAGE = 2000  # ids per Chroma get/delete call
+BM25_TOKENS_FILE = "tokens.json"
 
 
 class StoreError(RuntimeError):
@@ -161,6 +162,8 @@ class ChunkStore:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         retriever.persist(str(staging), show_progress=False)
+        # Each chunk's BM25 tokens, so the next generation re-tokenises only new chunks.
+        (staging / BM25_TOKENS_FILE).write_text(json.dumps(retriever.chunk_tokens), encoding="utf-8")
         _fsync_tree(staging)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)

@@ -120,3 +120,34 @@ def test_a_killed_run_leaves_no_visible_orphans(tmp_path, corpus):
     report = engine.reindex()
     assert report.changed == ["000_9a5dfcf5d4d692d9.txt"]
     assert engine.store.collection.count() == report.total_chunks
+
+
+def test_incremental_bm25_matches_a_full_rebuild(tmp_path, corpus):
+    engine = make_engine(tmp_path / "data", corpus)
+    engine.reindex()
+    (corpus / "extra.md").write_text("# Cobalt\n\nCobalt output in Katanga rose sharply last year.\n")
+    (corpus / "001_8be9586db7580ad7.txt").unlink()
+    engine.reindex()
+    incremental = engine.store.load_manifest()
+
+    fresh = make_engine(tmp_path / "fresh", corpus)
+    fresh.reindex()
+    from index.retrieve import HybridRetriever
+
+    def bm25_ranking(e, manifest):
+        retriever = HybridRetriever(e.store, e.embedder, e.settings, manifest, mode="bm25")
+        return [(h.node.node_id, round(h.score, 4)) for h in retriever.retrieve("cobalt Katanga minerals Trump", 10)]
+
+    assert bm25_ranking(engine, incremental) == bm25_ranking(fresh, fresh.store.load_manifest())
+
+
+def test_a_moved_folder_is_not_re_embedded(tmp_path, corpus):
+    engine = make_engine(tmp_path / "data", corpus)
+    engine.reindex()
+    moved = corpus.rename(tmp_path / "moved")
+    report = make_engine(tmp_path / "data", moved).reindex()
+    assert report.embedded_chunks == 0 and len(report.unchanged) == 2 and not report.removed
+    answer = make_engine(tmp_path / "data", moved).ask("What is indium used for?")
+    assert answer.answerable
+    for citation in answer.citations:
+        assert_at_lines(moved / citation.source, citation.start_line, citation.end_line, citation.quote)
