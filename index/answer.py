@@ -228,7 +228,8 @@ def _split(hits: list[NodeWithScore], sources: SourceLookup) -> list[Sentence]:
         start, end = node.start_char_idx, node.end_char_idx
         if source is None or start is None or end is None or source.text[start:end] != node.get_content():
             continue
-        window = (max(source.body_start, start - _SENTENCE_REACH), min(len(source.text), end + _SENTENCE_REACH))
+        page_start, page_end = source.page_bounds(start)
+        window = (max(source.body_start, page_start, start - _SENTENCE_REACH), min(page_end, end + _SENTENCE_REACH))
         previous = ""
         for s_start, s_end in sentence_spans(source.text, *window):
             piece = source.text[s_start:s_end]

@@ -89,28 +89,34 @@ class LineChunker(NodeParser):
 
     def chunk_document(self, document: Document) -> list[TextNode]:
         metadata = dict(document.metadata)
-        source = SourceText(text=document.text, body_start=int(metadata.pop("body_start", 0)))
+        source = SourceText(text=document.text, body_start=int(metadata.pop("body_start", 0)),
+                            page_starts=metadata.pop("page_starts", None))
         segments = list(self._segments(source))
         nodes: list[TextNode] = []
         first = 0
         while first < len(segments):
             last, budget = first, segments[first][2]
-            while last + 1 < len(segments) and budget + segments[last + 1][2] <= self.chunk_tokens:
+            page = source.page_of(segments[first][0])
+            while (last + 1 < len(segments) and budget + segments[last + 1][2] <= self.chunk_tokens
+                   and source.page_of(segments[last + 1][0]) == page):  # a chunk never spans pages
                 last += 1
                 budget += segments[last][2]
             start, end = segments[first][0], segments[last][1]
+            lines = {"start_line": source.line_of(start), "end_line": source.line_of(end - 1)}
             node = TextNode(
                 id_=chunk_id(metadata["source"], metadata["file_sha"], len(nodes)),
                 text=source.text[start:end],
                 start_char_idx=start,
                 end_char_idx=end,
-                metadata={**metadata, "start_line": source.line_of(start), "end_line": source.line_of(end - 1)},
+                metadata={**metadata, **lines, **({"page": page} if page else {})},
                 excluded_embed_metadata_keys=BOOKKEEPING_KEYS,
                 excluded_llm_metadata_keys=BOOKKEEPING_KEYS,
             )
             nodes.append(node)
             # Repeat the last short line(s) so a fact split across chunks is still whole in one.
             overlap = min(self.overlap_lines, last - first)
+            if last + 1 < len(segments) and source.page_of(segments[last + 1][0]) != page:
+                overlap = 0  # the next chunk starts a new page
             while overlap and segments[last - overlap + 1][2] > self.chunk_tokens // 4:
                 overlap -= 1
             first = last + 1 - overlap

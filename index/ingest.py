@@ -140,7 +140,8 @@ class Indexer:
             report.skipped.append((str(item.path), str(exc)))
             return None
         report.warnings.extend(f"{item.key}: {w}" for w in source.warnings)
-        metadata: dict[str, Any] = {"source": item.key, "file_sha": digest, "body_start": source.body_start}
+        metadata: dict[str, Any] = {"source": item.key, "file_sha": digest, "body_start": source.body_start,
+                                    "page_starts": source.page_starts}
         metadata.update(source.metadata)
         nodes = self.chunker.chunk_document(Document(text=source.text, metadata=metadata))
         if not nodes:

@@ -17,8 +17,8 @@ SHARED = ROOT.parent / "shared"
 DEV_QA = SHARED / "eval" / "dev_qa.jsonl"
 
 
-def make_engine(data_dir: Path, sources_dir: Path = SEEDS) -> Engine:
-    return Engine(Settings.load(data_dir=data_dir, sources_dir=sources_dir))
+def make_engine(data_dir: Path, sources_dir: Path = SEEDS, **overrides: object) -> Engine:
+    return Engine(Settings.load(data_dir=data_dir, sources_dir=sources_dir, **overrides))
 
 
 @pytest.fixture(scope="session")
@@ -41,13 +41,13 @@ def dev_rows() -> list[dict]:
     return [json.loads(line) for line in DEV_QA.read_text().splitlines() if line.strip()]
 
 
-def assert_at_lines(path: Path, start_line: int, end_line: int, quote: str) -> None:
+def assert_at_lines(path: Path, start_line: int, end_line: int, quote: str, page: int | None = None) -> None:
     """`quote` is in `path` within the lines, starting on the first and ending on the last."""
-    text = lines_text(path, start_line, end_line)
+    text = lines_text(path, start_line, end_line, page)
     assert quote.strip() and quote in text, (path, start_line, end_line, quote, text)
-    assert quote.split("\n")[0] in lines_text(path, start_line, start_line)
-    assert quote.split("\n")[-1] in lines_text(path, end_line, end_line)
+    assert quote.split("\n")[0] in lines_text(path, start_line, start_line, page)
+    assert quote.split("\n")[-1] in lines_text(path, end_line, end_line, page)
 
 
 def assert_verbatim(citation, root: Path) -> None:
-    assert_at_lines(root / citation.source, citation.start_line, citation.end_line, citation.quote)
+    assert_at_lines(root / citation.source, citation.start_line, citation.end_line, citation.quote, citation.page)

@@ -1,0 +1,72 @@
+"""PDF, DOCX and HTML sources: extracted, chunked, cited with pages and lines; bad files skipped."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+from index.sources import read_source
+from tests.conftest import assert_verbatim, make_engine
+from tests.documents import make_docx, make_pdf
+
+
+def test_documents_of_every_format_are_answerable_with_exact_citations(tmp_path, corpus):
+    filler = [f"Filler sentence number {i} about nothing in particular." for i in range(30)]
+    make_pdf(corpus / "report.pdf", [filler, filler[:5] + ["The Kolwezi cobalt mine produced 7,300 tonnes in 2023."]])
+    make_docx(corpus / "memo.docx", ["Memo to staff.", "The Lusaka copper smelter closes for maintenance in March."],
+              title="Smelter memo")
+    (corpus / "page.html").write_text(
+        "<html><head><title>Zinc news</title><script>var x = 'Hidden zinc script text';</script></head>"
+        "<body><h1>Zinc</h1><p>The Tara zinc mine in Ireland employs <b>650</b> people.</p></body></html>")
+    engine = make_engine(tmp_path / "data", corpus)
+    report = engine.reindex()
+    assert {"report.pdf", "memo.docx", "page.html"} <= set(report.added) and not report.skipped
+
+    pdf = engine.ask("How many tonnes did the Kolwezi cobalt mine produce in 2023?")
+    assert "7,300 tonnes" in pdf.text
+    cited = pdf.citations[0]
+    assert cited.source == "report.pdf" and cited.page == 2 and cited.start_line == 6
+    docx = engine.ask("When does the Lusaka copper smelter close for maintenance?")
+    assert "March" in docx.text and docx.citations[0].source == "memo.docx"
+    html = engine.ask("How many people does the Tara zinc mine employ?")
+    assert "650" in html.text and html.citations[0].source == "page.html"
+    for answer in (pdf, docx, html):
+        for citation in answer.citations:
+            assert_verbatim(citation, corpus)
+    assert "Hidden zinc script" not in read_source(corpus / "page.html").text
+    assert read_source(corpus / "page.html").metadata["title"] == "Zinc news"
+
+
+def test_pdf_chunks_never_span_pages(tmp_path):
+    from llama_index.core.schema import Document
+
+    from index.chunking import LineChunker
+
+    path = make_pdf(tmp_path / "a.pdf", [["alpha one.", "alpha two."], ["beta one.", "beta two."], ["gamma."]])
+    source = read_source(path)
+    chunker = LineChunker(count_tokens=lambda t: len(t.split()), chunk_tokens=200)
+    nodes = chunker.chunk_document(Document(text=source.text, metadata={
+        "source": "a.pdf", "file_sha": "x", "body_start": 0, "page_starts": source.page_starts}))
+    assert [(n.metadata["page"], n.metadata["start_line"], n.metadata["end_line"]) for n in nodes] == [
+        (1, 1, 2), (2, 1, 2), (3, 1, 1)]
+
+
+def test_bad_files_each_get_one_clear_reason(tmp_path, corpus):
+    (corpus / "corrupt.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf")
+    with zipfile.ZipFile(corpus / "bomb.docx", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * 120_000_000)
+    (corpus / "renamed.docx").write_text("plain text pretending to be a docx")
+    make_pdf(corpus / "blank.pdf", [[], []])
+    os.mkfifo(corpus / "pipe.txt")  # reading it would block forever
+    os.symlink(corpus / "loop.md", corpus / "loop.md")
+    (corpus / "huge.txt").write_text("word " * 300_000)
+    engine = make_engine(tmp_path / "data", corpus, max_file_bytes=1_000_000)
+    report = engine.reindex()
+    reasons = {os.path.basename(p): r for p, r in report.skipped}
+    assert "unreadable PDF" in reasons["corrupt.pdf"]
+    assert "zip bomb" in reasons["bomb.docx"]
+    assert "unreadable DOCX" in reasons["renamed.docx"]
+    assert "no text" in reasons["blank.pdf"]
+    assert "not a readable regular file" in reasons["pipe.txt"] and "loop.md" in reasons
+    assert "over the 1,000,000-byte limit" in reasons["huge.txt"]
+    assert sorted(report.added) == ["000_9a5dfcf5d4d692d9.txt", "001_8be9586db7580ad7.txt"]
