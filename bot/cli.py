@@ -22,14 +22,16 @@ from index import Engine, Settings
 EXIT_UNUSABLE, EXIT_BAD_INPUT, EXIT_SKIPPED = 1, 2, 3
 
 
-def _user_errors() -> dict[type, int]:
+def exit_code_for(exc: Exception) -> int | None:
+    """The exit code of a known, user-facing failure; None for a bug."""
     # Imported lazily: the engine's modules pull in llama-index.
     from index.engine import NoIndexError, QuestionError
     from index.ingest import IngestError
     from index.store import StoreError
 
-    return {QuestionError: EXIT_BAD_INPUT, IngestError: EXIT_BAD_INPUT, NoIndexError: EXIT_UNUSABLE,
-            StoreError: EXIT_UNUSABLE}
+    codes = {QuestionError: EXIT_BAD_INPUT, IngestError: EXIT_BAD_INPUT, NoIndexError: EXIT_UNUSABLE,
+             StoreError: EXIT_UNUSABLE}
+    return next((code for kind, code in codes.items() if isinstance(exc, kind)), None)
 
 
 @contextmanager
@@ -38,7 +40,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        code = next((c for kind, c in _user_errors().items() if isinstance(exc, kind)), None)
+        code = exit_code_for(exc)
         if code is None:
             raise
         click.echo(f"citebot: {exc}", err=True)
@@ -68,9 +70,18 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Re-embed everything instead of only what changed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--watch", is_flag=True, help="Keep running and re-index whenever files change.")
 @with_engine
-def index(engine: Engine, paths: tuple[Path, ...], rebuild: bool, as_json: bool) -> None:
+def index(engine: Engine, paths: tuple[Path, ...], rebuild: bool, as_json: bool, watch: bool) -> None:
     """Index PATHS (files or folders; default: the sources folder), incrementally."""
+    report = _index_once(engine, list(paths), rebuild, as_json)
+    if watch:
+        _watch(engine, list(paths), as_json)
+    elif report.skipped:
+        sys.exit(EXIT_SKIPPED)
+
+
+def _index_once(engine: Engine, paths: list[Path], rebuild: bool, as_json: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = make_console(stderr=True)
@@ -82,13 +93,30 @@ def index(engine: Engine, paths: tuple[Path, ...], rebuild: bool, as_json: bool)
         def progress(done: int, total: int, chunks: int) -> None:
             bar.update(task, completed=done, total=total, chunks=chunks)
 
-        report = engine.reindex(list(paths) or None, rebuild=rebuild, progress=progress)
+        report = engine.reindex(paths or None, rebuild=rebuild, progress=progress)
     if as_json:
-        click.echo(json.dumps(report.to_dict()))
+        click.echo(json.dumps(report.to_dict()), nl=True)
+        sys.stdout.flush()
     else:
         render_report(make_console(), report)
-    if report.skipped:
-        sys.exit(EXIT_SKIPPED)
+    return report
+
+
+def _watch(engine: Engine, paths: list[Path], as_json: bool) -> None:
+    """Re-index after each burst of changes (debounced); running bots pick the new index up."""
+    from watchfiles import watch
+
+    targets = paths or [engine.settings.sources_dir]
+    click.echo(f"watching {', '.join(map(str, targets))} (Ctrl-C to stop)", err=True)
+    # Hidden files are skipped: uploads are staged under hidden names before they appear.
+    for _ in watch(*targets, debounce=1000, raise_interrupt=False,
+                   watch_filter=lambda change, path: not Path(path).name.startswith(".")):
+        try:
+            _index_once(engine, paths, False, as_json)
+        except Exception as exc:  # a known failure is reported and the watch goes on
+            if exit_code_for(exc) is None:
+                raise
+            click.echo(f"citebot: {exc}", err=True)
 
 
 @main.command()

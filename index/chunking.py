@@ -115,8 +115,8 @@ class LineChunker(NodeParser):
             nodes.append(node)
             # Repeat the last short line(s) so a fact split across chunks is still whole in one.
             overlap = min(self.overlap_lines, last - first)
-            if last + 1 < len(segments) and source.page_of(segments[last + 1][0]) != page:
-                overlap = 0  # the next chunk starts a new page
+            if last + 1 == len(segments) or source.page_of(segments[last + 1][0]) != page:
+                overlap = 0  # nothing follows on this page: no chunk of repeated lines alone
             while overlap and segments[last - overlap + 1][2] > self.chunk_tokens // 4:
                 overlap -= 1
             first = last + 1 - overlap

@@ -14,7 +14,7 @@ from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
 
 from index.config import Settings
 from index.embedding import OnnxSentenceEmbedding
-from index.store import BM25_TOKENS_FILE, ChunkStore, Manifest
+from index.store import BM25_TOKENS_FILE, ChunkStore, Manifest, StoreError
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -101,6 +101,10 @@ class HybridRetriever:
     def retrieve(self, query: str, top_k: int) -> list[NodeWithScore]:
         if not self._live:
             return []
+        try:
+            found = self._fusion.retrieve(query)
+        except Exception as exc:  # chromadb/httpx raise many types; all mean the store failed
+            raise StoreError(f"the vector store failed ({type(exc).__name__}); it may be restarting") from exc
         # Chunks outside the manifest belong to an uncommitted (or killed) index run.
-        hits = [hit for hit in self._fusion.retrieve(query) if hit.node.node_id in self._live]
+        hits = [hit for hit in found if hit.node.node_id in self._live]
         return hits[:top_k]

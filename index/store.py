@@ -64,6 +64,7 @@ class ChunkStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = settings.data_dir
+        self._client: Any = None
         self._collection: Any = None
         self._vector_store: Any = None
 
@@ -88,18 +89,34 @@ class ChunkStore:
         s = self.settings
         try:
             if s.chroma_host:
-                client = chromadb.HttpClient(host=s.chroma_host, port=s.chroma_port, settings=_chroma_settings())
+                self._client = chromadb.HttpClient(host=s.chroma_host, port=s.chroma_port, settings=_chroma_settings())
             else:
                 s.chroma_dir.mkdir(parents=True, exist_ok=True)
-                client = chromadb.PersistentClient(path=str(s.chroma_dir), settings=_chroma_settings())
+                self._client = chromadb.PersistentClient(path=str(s.chroma_dir), settings=_chroma_settings())
             # embedding_function=None: vectors always come from our embedder, never
             # from Chroma's default one (which would download a model).
-            return client.get_or_create_collection(
+            return self._client.get_or_create_collection(
                 s.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
             )
         except Exception as exc:  # chromadb raises many types; all mean "unusable"
             where = f"Chroma server at {s.chroma_host}:{s.chroma_port}" if s.chroma_host else f"Chroma at {s.chroma_dir}"
             raise StoreError(f"{where} is not available: {exc}") from exc
+
+    def reopen(self) -> None:
+        """Forget the open database so the next use sees what another process wrote.
+
+        An embedded Chroma keeps its vector index in memory and does not notice
+        another process's writes; a server has no such problem. chromadb caches one
+        client "system" per path (a private registry), so that entry is dropped too.
+        """
+        if self._client is not None and not self.settings.chroma_host:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            system = SharedSystemClient._identifier_to_system.pop(self._client._identifier, None)
+            SharedSystemClient._identifier_to_refcount.pop(self._client._identifier, None)
+            if system is not None:
+                system.stop()
+        self._client = self._collection = self._vector_store = None
 
     def add(self, nodes: list[Any]) -> None:
         if nodes:
