@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from bot.render import make_console, render_answer, render_report, render_sources
+from bot.render import make_console, render_answer, render_eval, render_report, render_sources
 from index import Engine, Settings
 
 EXIT_UNUSABLE, EXIT_BAD_INPUT, EXIT_SKIPPED = 1, 2, 3
@@ -154,6 +154,26 @@ def _ask_batch(engine: Engine, batch: Any) -> None:
             result = {"line": number, "error": f"{type(exc).__name__}: {exc}"}
         click.echo(json.dumps(result, ensure_ascii=False), nl=True)
         sys.stdout.flush()
+
+
+@main.command("eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary and every row as JSON.")
+@with_engine
+def evaluate(engine: Engine, questions: Path, as_json: bool) -> None:
+    """Answer every row of QUESTIONS.jsonl and score accuracy, citations, refusals, latency."""
+    from index.evaluate import evaluate as run_eval
+    from index.evaluate import read_rows
+
+    try:
+        rows = read_rows(questions)
+    except (ValueError, KeyError) as exc:
+        raise click.BadParameter(str(exc)) from None
+    report = run_eval(rows, engine.ask, engine.verify)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        render_eval(make_console(), report)
 
 
 @main.command()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from index.models import Answer, IndexReport, SourceInfo
+from index.evaluate import EvalReport
+from index.models import Answer, IndexReport, SourceInfo, one_line
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -13,10 +14,6 @@ def make_console(stderr: bool = False) -> Console:
     console = Console(stderr=stderr)
     console.soft_wrap = not console.is_terminal
     return console
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def render_answer(console: Console, answer: Answer) -> None:
@@ -44,3 +41,19 @@ def render_sources(console: Console, sources: list[SourceInfo]) -> None:
         console.print("Nothing is indexed yet.")
     for s in sources:
         console.print(f"{escape(s.source)}  [dim]{s.chunks} chunks[/dim]", highlight=False)
+
+
+def render_eval(console: Console, report: EvalReport) -> None:
+    from rich.table import Table
+
+    misses = Table("id", "kind", "question", "answer", title="Rows that missed", show_lines=False)
+    for row in report.rows:
+        if row.correct is False or (row.kind == "refuse" and row.answerable):
+            misses.add_row(row.id, row.kind, escape(row.question), escape(one_line(row.answer)[:160]))
+    if misses.row_count:
+        console.print(misses)
+    summary = Table("figure", "value", title=f"{len(report.rows)} questions")
+    for name, value in report.summary().items():
+        shown = "n/a" if value is None else f"{value:.0f}" if name.endswith("_ms") or name == "rows" else f"{value:.2f}"
+        summary.add_row(name, shown)
+    console.print(summary)

@@ -47,16 +47,23 @@ class Repl:
                 self.question(line)
 
     def question(self, text: str) -> None:
+        streaming = bool(self.engine.settings.llm)
         try:
-            answer = self.engine.ask(text, self.history)
+            # In LLM mode the model's draft streams in dim text; the checked answer follows.
+            answer = self.engine.ask(text, self.history, on_token=self._print_draft if streaming else None)
         except KeyboardInterrupt:
             self.console.print("[yellow](question cancelled)[/yellow]")
             return
         except (ValueError, RuntimeError) as exc:  # empty question, no index, store down
             self.console.print(f"[red]{escape(str(exc))}[/red]")
             return
+        if streaming:
+            self.console.print("\n")
         render_answer(self.console, answer)
         self.history.append(text)
+
+    def _print_draft(self, delta: str) -> None:
+        self.console.print(escape(delta), style="dim", end="", highlight=False)
 
     def command(self, line: str) -> str | None:
         name, *args = line.split()

@@ -21,7 +21,7 @@ from llama_index.core.schema import NodeWithScore
 
 from index.chunking import sentence_spans
 from index.embedding import OnnxSentenceEmbedding
-from index.models import Answer, Citation
+from index.models import Answer, Citation, one_line
 from index.sources import SourceText
 
 SourceLookup = Callable[[str], SourceText | None]
@@ -139,16 +139,16 @@ class ExtractiveAnswerer:
             return Answer(question=question, text=self.refusal_text, answerable=False, search_query=search_query)
         chosen = self._select(sentences)
         citations = [Citation(s.source, s.start_line, s.end_line, s.text, s.page) for s in chosen]
-        text = " ".join(f"{_one_line(s.text)} [{i}]" for i, s in enumerate(chosen, 1))
+        text = " ".join(f"{one_line(s.text)} [{i}]" for i, s in enumerate(chosen, 1))
         return Answer(question=question, text=text, answerable=True, citations=citations, search_query=search_query)
 
     def score(self, question: str, search_query: str, hits: list[NodeWithScore]) -> list[Sentence]:
         """Candidate sentences from `hits`, best first, with their scores."""
-        sentences = _split(hits, self.sources)
+        sentences = split_sentences(hits, self.sources)
         if not sentences:
             return []
         w = self.weights
-        vectors = self.embedder.embed([search_query] + [_one_line(s.text) for s in sentences])
+        vectors = self.embedder.embed([search_query] + [one_line(s.text) for s in sentences])
         dense = vectors[1:] @ vectors[0]
         terms = [set(self._stem(tokenize(s.text))) for s in sentences]
         before = [set(self._stem(tokenize(s.previous))) for s in sentences]
@@ -213,7 +213,7 @@ class ExtractiveAnswerer:
         return sorted(chosen, key=lambda c: (order[c.source], c.start_line))
 
 
-def _split(hits: list[NodeWithScore], sources: SourceLookup) -> list[Sentence]:
+def split_sentences(hits: list[NodeWithScore], sources: SourceLookup) -> list[Sentence]:
     """Whole sentences of the files around each hit, with their exact file lines.
 
     Sentences are cut from the file, not the chunk, so one that a chunk boundary
@@ -239,10 +239,6 @@ def _split(hits: list[NodeWithScore], sources: SourceLookup) -> list[Sentence]:
                                           piece, rank, meta.get("page"), previous=previous))
             previous = piece
     return sentences
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def load_template(prompts_dir: Path, name: str) -> str:

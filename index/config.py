@@ -59,6 +59,13 @@ class Settings:
     allowed_chats: tuple[int, ...] = ()
     admins: tuple[int, ...] = ()
     max_upload_bytes: int = 5_000_000
+    # LLM mode: "" (offline, extractive), "openai-compatible" or "ollama".
+    llm: str = ""
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout: float = 120.0
+    llm_context_window: int = 8192
 
     @classmethod
     def load(cls, **overrides: object) -> "Settings":

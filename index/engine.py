@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from index.answer import ExtractiveAnswerer, condense, load_template
 from index.config import Settings
-from index.models import Answer, IndexReport, SourceInfo
+from index.models import Answer, Citation, IndexReport, SourceInfo
 from index.sources import SourceCache, SourceText
 from index.store import ChunkStore, Manifest
 
+TokenSink = Callable[[str], None]
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the embedder reads 256 tokens anyway
 
 
@@ -38,6 +39,7 @@ class Engine:
         self._embedder = None
         self._retriever = None
         self._answerer: ExtractiveAnswerer | None = None
+        self._llm_answerer = None  # set in LLM mode
         self._loaded_stamp: tuple[int, int] | None = None
         self._own_stamp: tuple[int, int] | None = None  # the manifest this engine last wrote
         self._manifest = Manifest()
@@ -51,13 +53,20 @@ class Engine:
             self._embedder = OnnxSentenceEmbedding(self.settings.embedder, self.settings.embed_batch_size)
         return self._embedder
 
-    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+    def ask(self, question: str, history: Sequence[str] = (), on_token: TokenSink | None = None) -> Answer:
+        """Answer from the documents. In LLM mode `on_token` receives the model's text as it streams
+        (unverified: the returned Answer is what was checked against the sources)."""
         text = clean_question(question)
         if not text:
             raise QuestionError("The question is empty: type a question about the documents.")
         retriever, answerer = self._current()
-        search_query = condense(text, [clean_question(h) for h in history], self.settings.history_turns)
+        earlier = [clean_question(h) for h in history][-self.settings.history_turns :]
+        search_query = condense(text, earlier, self.settings.history_turns)
+        if self._llm_answerer is not None:
+            search_query = self._llm_answerer.condense(text, earlier, search_query)
         hits = retriever.retrieve(search_query, self.settings.top_k)
+        if self._llm_answerer is not None:
+            return self._llm_answerer.answer(text, search_query, hits, on_token)
         return answerer.answer(text, search_query, hits)
 
     def reindex(self, paths: Sequence[Path] | None = None, rebuild: bool = False, progress=None) -> IndexReport:  # type: ignore[no-untyped-def]
@@ -75,6 +84,14 @@ class Engine:
             self._loaded_stamp = None  # answer from the new index from the next question on
             self._own_stamp = self._manifest_stamp()
         return report
+
+    def verify(self, citation: Citation) -> bool:
+        """True when the quote is verbatim in the cited file, within the cited lines (and page)."""
+        entry = self._manifest.files.get(citation.source) or self.store.load_manifest().files.get(citation.source)
+        source = self._source_cache.get(Path(entry.path)) if entry else None
+        if source is None or not citation.quote:
+            return False
+        return citation.quote in source.lines(citation.start_line, citation.end_line, citation.page)
 
     def sources(self) -> list[SourceInfo]:
         manifest = self.store.load_manifest()
@@ -104,7 +121,16 @@ class Engine:
                     threshold=self.settings.refusal_threshold,
                     max_sentences=self.settings.answer_sentences,
                 )
+                if self.settings.llm:
+                    self._llm_answerer = self._make_llm_answerer(self._answerer)
             return self._retriever, self._answerer
+
+    def _make_llm_answerer(self, extractive: ExtractiveAnswerer):  # type: ignore[no-untyped-def]
+        from index.llm import LLMAnswerer, build_llm
+
+        prompts = self.settings.prompts_dir
+        return LLMAnswerer(build_llm(self.settings), extractive, load_template(prompts, "answer.txt"),
+                           load_template(prompts, "condense.txt"), load_template(prompts, "fallback_note.txt"))
 
     def _source_text(self, key: str) -> SourceText | None:
         entry = self._manifest.files.get(key)

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace folded to one space (quotes span lines)."""
+    return " ".join(text.split())
+
+
 @dataclass(frozen=True)
 class Citation:
     source: str  # path relative to the sources folder it was indexed from

@@ -8,9 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
-from contextlib import contextmanager
 from html.parser import HTMLParser
 
 import pytest
@@ -20,7 +18,7 @@ from bot.telegram.app import REFUSAL, safe_filename
 from bot.telegram.format import LIMIT, answer_blocks, cut_text, split_messages, utf16_len
 from index import Engine, Settings
 from index.models import Answer, Citation
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, served_in_thread
 from tests.fake_telegram import BOT_USER, FakeBotApi
 
 ADMIN, USER, STRANGER = 1, 2, 666
@@ -302,22 +300,6 @@ def test_upload_names_are_sanitised(raw, expected):
     assert safe_filename(raw) == expected
 
 
-@contextmanager
-def served_in_thread(api: FakeBotApi):
-    """The fake API on its own event loop in a thread, for bots running in other processes."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(api.start(), loop).result(10)
-    try:
-        yield loop
-    finally:
-        asyncio.run_coroutine_threadsafe(api.stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-
-
 def test_citebot_telegram_process_exit_codes_and_no_token_in_logs(engine):
     api = FakeBotApi()
     with served_in_thread(api):
@@ -356,3 +338,30 @@ def test_citebot_telegram_process_answers_and_stops_cleanly(engine):
     assert bot.returncode == 0, err
     assert api.token not in out + err and "TEST-TOKEN" not in err
     assert "Application started" in err
+
+
+def test_llm_answers_stream_into_one_edited_message(tmp_path):
+    from tests.fake_llm import FakeOpenAI
+    from tests.test_llm_mode import scripted
+
+    shutil.copytree(SEEDS, tmp_path / "docs")
+    model = FakeOpenAI(scripted, delay=0.25)
+    with served_in_thread(model):
+        settings = Settings.load(data_dir=tmp_path / "data", sources_dir=tmp_path / "docs",
+                                 telegram_token=FakeBotApi.token, llm="openai-compatible",
+                                 llm_base_url=model.base_url, llm_model="fake")
+        engine = Engine(settings)
+        engine.reindex()
+
+        async def scenario(api):
+            await api.message(95, USER, "Which five minerals did Beijing put under export controls?")
+            await api.wait_for(lambda: any(c.method == "editMessageText" and c.params.get("parse_mode") == "HTML"
+                                           for c in api.calls))
+
+        api = run_with_bot(engine, scenario)
+    (draft,) = api.sent(95)  # one message, then edits
+    assert "parse_mode" not in draft and draft["text"].startswith("Beijing") and draft["text"].endswith("…")
+    edits = [c.params for c in api.calls if c.method == "editMessageText"]
+    final = edits[-1]
+    assert len(edits) >= 2 and final["parse_mode"] == "HTML"
+    assert "molybdenum" in final["text"] and "Mars" not in final["text"] and "<blockquote>" in final["text"]

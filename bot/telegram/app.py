@@ -35,7 +35,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram.format import Block, answer_blocks, quote_blocks, sources_blocks, split_messages
+from bot.telegram.format import LIMIT, Block, answer_blocks, quote_blocks, sources_blocks, split_messages
 from index import Engine
 from index.engine import NoIndexError, QuestionError
 from index.models import Citation
@@ -201,7 +201,11 @@ class TelegramBot:
             return
         history: list[str] = context.chat_data.setdefault("history", [])
         await with_retry(lambda: context.bot.send_chat_action(message.chat_id, ChatAction.TYPING))
-        answer = await self.run_core(update, self.engine.ask, question, list(history))
+        draft = DraftMessage(update) if self.settings.llm else None
+        try:
+            answer = await self.run_core(update, self.engine.ask, question, list(history), draft and draft.push)
+        finally:
+            draft_message = await draft.close() if draft else None
         if answer is None:
             return
         history.append(question)
@@ -211,7 +215,7 @@ class TelegramBot:
         if shortened:
             key = self.remember_quotes(context, answer.citations)
             markup = InlineKeyboardMarkup([[InlineKeyboardButton("Sources", callback_data=f"quotes:{key}")]])
-        await self.reply(update, blocks, markup)
+        await self.reply(update, blocks, markup, replace=draft_message)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -312,19 +316,71 @@ class TelegramBot:
                 await self.reply(update, [Block(UNAVAILABLE)])
         return None
 
-    async def reply(self, update: Update, blocks: list[Block], markup: InlineKeyboardMarkup | None = None) -> None:
+    async def reply(self, update: Update, blocks: list[Block], markup: InlineKeyboardMarkup | None = None,
+                    replace: Message | None = None) -> None:
+        """Send `blocks` as HTML messages; with `replace`, its text becomes the first part."""
         chat = update.effective_chat
         if chat is None:
             return
+        messages = split_messages(blocks)
+        if replace is not None:
+            first, messages = messages[0], messages[1:]
+            await with_retry(lambda: replace.edit_text(
+                first, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_markup=None if messages else markup))
+            if not messages:
+                return
         message = update.effective_message
         # In groups the first part quotes the question it answers.
         quoted = None
-        if message and chat.type != ChatType.PRIVATE:
+        if message and chat.type != ChatType.PRIVATE and replace is None:
             quoted = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
-        messages = split_messages(blocks)
         for i, html in enumerate(messages):
             last = i == len(messages) - 1
             await with_retry(lambda html=html, last=last, first=i == 0: chat.send_message(
                 html, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_markup=markup if last else None, reply_parameters=quoted if first else None,
             ))
+
+
+class DraftMessage:
+    """Shows an LLM answer as it streams: one message, edited at most every EDIT_EVERY seconds.
+
+    Tokens arrive on the worker thread running the core; edits happen on the event loop.
+    """
+
+    EDIT_EVERY = 1.5  # seconds; well inside Telegram's per-chat rate limits
+
+    def __init__(self, update: Update) -> None:
+        self.update = update
+        self.text = ""
+        self.message: Message | None = None
+        self._shown = ""
+        self._task = asyncio.get_running_loop().create_task(self._edit_loop())
+
+    def push(self, delta: str) -> None:
+        self.text += delta  # str += from one thread; read on the loop only
+
+    async def close(self) -> Message | None:
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        return self.message
+
+    async def _edit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.EDIT_EVERY)
+            draft = self.text
+            if not draft.strip() or draft == self._shown:
+                continue
+            shown = draft[: LIMIT - 2] + " …"
+            try:
+                if self.message is None:
+                    self.message = await with_retry(lambda: self.update.effective_chat.send_message(shown))
+                else:
+                    await with_retry(lambda: self.message.edit_text(shown))
+                self._shown = draft
+            except BadRequest:  # e.g. "message is not modified"; the next round tries again
+                pass

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html import escape
 
-from index.models import Answer, Citation, SourceInfo
+from index.models import Answer, Citation, SourceInfo, one_line
 
 LIMIT = 4096  # Telegram's limit, counted in UTF-16 code units
 QUOTE_PREVIEW = 300  # characters of each quote shown in the answer itself
@@ -35,10 +35,6 @@ class Block:
         return f"<{self.tag}>{body}</{self.tag}>" if self.tag else body
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def citation_header(n: int, c: Citation) -> Block:
     lines = f"line {c.start_line}" if c.start_line == c.end_line else f"lines {c.start_line}–{c.end_line}"
     page = f", page {c.page}" if c.page else ""
@@ -52,7 +48,7 @@ def answer_blocks(answer: Answer) -> tuple[list[Block], bool]:
     blocks = [Block(answer.text)]
     shortened = False
     for n, c in enumerate(answer.citations, 1):
-        quote = _one_line(c.quote)
+        quote = one_line(c.quote)
         if len(quote) > QUOTE_PREVIEW:
             quote, shortened = quote[:QUOTE_PREVIEW].rsplit(" ", 1)[0] + " …", True
         blocks += [citation_header(n, c), Block(quote, "blockquote")]
@@ -62,7 +58,7 @@ def answer_blocks(answer: Answer) -> tuple[list[Block], bool]:
 def quote_blocks(citations: list[Citation]) -> list[Block]:
     blocks: list[Block] = []
     for n, c in enumerate(citations, 1):
-        blocks += [citation_header(n, c), Block(_one_line(c.quote), "blockquote")]
+        blocks += [citation_header(n, c), Block(one_line(c.quote), "blockquote")]
     return blocks
 
 
