@@ -365,3 +365,41 @@ def test_llm_answers_stream_into_one_edited_message(tmp_path):
     final = edits[-1]
     assert len(edits) >= 2 and final["parse_mode"] == "HTML"
     assert "molybdenum" in final["text"] and "Mars" not in final["text"] and "<blockquote>" in final["text"]
+
+
+HOSTILE = [
+    "   ",
+    "\u200b\u200d\u200b",
+    "x" * 10_000,
+    "What\x00 is\x07 indium\x1b[31m used for?",
+    "\u202eWhat is indium used for?\u202c",
+    "😀😀😀",
+    "<b>What</b> is <a href='http://evil'>indium</a> used for? </blockquote>&amp;",
+    "**What** is _indium_ used for? `code` [link](http://x)",
+    "Для чего используется индий?",
+    "/sources extra bogus args",
+    "/reindex ../../etc",
+    "/reset now please",
+]
+
+
+def test_hostile_input_gets_one_clear_reply_each(engine, caplog):
+    async def scenario(api):
+        for text in HOSTILE:
+            await api.message(120, USER, text)
+        await api.wait_for(lambda: len(api.sent(120)) >= len(HOSTILE), timeout=300)
+        await asyncio.sleep(1.0)
+
+    with caplog.at_level("ERROR"):
+        api = run_with_bot(engine, scenario)
+    texts = api.texts(120)
+    assert len(texts) == len(HOSTILE)  # exactly one reply each, nothing crashed
+    assert sum("The question is empty" in t for t in texts) == 2
+    assert "Only admins can re-index the documents." in texts
+    assert not [r for r in caplog.records if "unhandled error" in r.getMessage()]
+    for text in texts:  # every reply is well-formed Telegram HTML
+        parser = _TagBalance()
+        parser.feed(text)
+        parser.close()
+        assert parser.stack == [] and len(text) <= 4096
+    assert not any("<a href" in t or "</blockquote>&amp;" in t for t in texts)
