@@ -13,11 +13,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
 from bot.render import make_console, render_answer, render_eval, render_report, render_sources
-from index import Engine, Settings
+from index.config import Settings
+
+if TYPE_CHECKING:
+    from index.engine import Engine
 
 EXIT_UNUSABLE, EXIT_BAD_INPUT, EXIT_SKIPPED = 1, 2, 3
 
@@ -63,7 +67,12 @@ def with_engine(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Ask questions about your documents; every answer cites file, lines and a verbatim quote."""
-    ctx.obj = {"engine": lambda: Engine(Settings.load(data_dir=data_dir))}
+    def engine() -> Engine:
+        from index.engine import Engine  # lazily: `citebot --help` should not load llama-index
+
+        return Engine(Settings.load(data_dir=data_dir))
+
+    ctx.obj = {"engine": engine}
 
 
 @main.command()
