@@ -62,9 +62,9 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
-def chunk_id(source: str, file_sha: str, ordinal: int) -> str:
-    """Stable id: the same file content always yields the same chunk ids."""
-    digest = hashlib.sha256(f"{source}\0{file_sha}\0{ordinal}".encode()).digest()
+def chunk_id(model: str, source: str, file_sha: str, ordinal: int) -> str:
+    """Stable id: the same file content, embedded by the same model, always yields the same ids."""
+    digest = hashlib.sha256(f"{model}\0{source}\0{file_sha}\0{ordinal}".encode()).digest()
     return str(uuid.UUID(bytes=digest[:16]))
 
 
@@ -73,6 +73,8 @@ class LineChunker(NodeParser):
 
     chunk_tokens: int = 200
     overlap_lines: int = 1
+    # The embedder's id is part of every chunk id, so a model change never reuses old vectors.
+    model_id: str = ""
     _count_tokens: Callable[[str], int] = PrivateAttr()
 
     def __init__(self, count_tokens: Callable[[str], int], **kwargs: Any) -> None:
@@ -104,7 +106,7 @@ class LineChunker(NodeParser):
             start, end = segments[first][0], segments[last][1]
             lines = {"start_line": source.line_of(start), "end_line": source.line_of(end - 1)}
             node = TextNode(
-                id_=chunk_id(metadata["source"], metadata["file_sha"], len(nodes)),
+                id_=chunk_id(self.model_id, metadata["source"], metadata["file_sha"], len(nodes)),
                 text=source.text[start:end],
                 start_char_idx=start,
                 end_char_idx=end,

@@ -77,6 +77,7 @@ class Engine:
             count_tokens=self.embedder.count_tokens,
             chunk_tokens=self.settings.chunk_tokens,
             overlap_lines=self.settings.chunk_overlap_lines,
+            model_id=self.embedder.model_id,
         )
         targets = list(paths) if paths else [self.settings.sources_dir]
         report = Indexer(self.store, self.embedder, chunker).run(targets, self.settings.sources_dir, rebuild, progress)

@@ -119,8 +119,18 @@ class ChunkStore:
         self._client = self._collection = self._vector_store = None
 
     def add(self, nodes: list[Any]) -> None:
-        if nodes:
-            self.vector_store.add(nodes)
+        """Write embedded nodes; an id already stored is overwritten (ChromaVectorStore.add would skip it)."""
+        from llama_index.core.schema import MetadataMode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+        for start in range(0, len(nodes), _PAGE):
+            batch = nodes[start : start + _PAGE]
+            self.collection.upsert(
+                ids=[n.node_id for n in batch],
+                embeddings=[n.get_embedding() for n in batch],
+                documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in batch],
+                metadatas=[node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in batch],
+            )
 
     def existing_ids(self, ids: list[str]) -> set[str]:
         found: set[str] = set()

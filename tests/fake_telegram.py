@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,9 @@ class FakeBotApi:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._changed = asyncio.Condition()
+        # When each chat's still-unanswered messages arrived, to time the replies.
+        self._waiting: dict[int, deque[float]] = defaultdict(deque)
+        self.reply_latencies: list[float] = []
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -84,6 +87,7 @@ class FakeBotApi:
             message["reply_to_message"] = reply_to
         if document is not None:
             message["document"] = document
+        self._waiting[chat_id].append(time.perf_counter())
         await self.push({"message": message})
         return message_id
 
@@ -152,6 +156,9 @@ class FakeBotApi:
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
         async with self._changed:
             self.calls.append(Call(method, params))
+            waiting = self._waiting.get(int(params.get("chat_id", 0)))
+            if method == "sendMessage" and waiting:
+                self.reply_latencies.append(time.perf_counter() - waiting.popleft())
             self._changed.notify_all()
         return web.json_response({"ok": True, "result": self._result(method, params)})
 

@@ -41,7 +41,8 @@ def _check_consistent(data_dir: Path, folder: Path, versions: dict[str, set[str]
     present = engine.store.existing_ids(sorted(manifest.chunk_ids()))
     for key, entry in manifest.files.items():
         assert entry.sha256 in versions[key], key
-        assert entry.chunk_ids == [chunk_id(key, entry.sha256, i) for i in range(len(entry.chunk_ids))]
+        ids = [chunk_id(manifest.embedder, key, entry.sha256, i) for i in range(len(entry.chunk_ids))]
+        assert entry.chunk_ids == ids
         assert set(entry.chunk_ids) <= present, f"{key}: committed chunks missing from Chroma"
     if manifest.files:
         answer = engine.ask("What did the Federal Reserve do to interest rates?")

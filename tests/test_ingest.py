@@ -151,3 +151,12 @@ def test_a_moved_folder_is_not_re_embedded(tmp_path, corpus):
     assert answer.answerable
     for citation in answer.citations:
         assert_at_lines(moved / citation.source, citation.start_line, citation.end_line, citation.quote)
+
+
+def test_rebuild_re_embeds_everything_and_keeps_ids(tmp_path, corpus):
+    engine = make_engine(tmp_path / "data", corpus)
+    first = engine.reindex()
+    ids = engine.store.load_manifest().chunk_ids()
+    rebuilt = engine.reindex(rebuild=True)
+    assert rebuilt.embedded_chunks == first.total_chunks == rebuilt.total_chunks
+    assert engine.store.load_manifest().chunk_ids() == ids and engine.store.collection.count() == len(ids)

@@ -1,0 +1,104 @@
+"""Load and fault run of the Telegram bot against the local fake Bot API server.
+
+    python bench/load.py [--chats 200] [--per-chat 2]
+
+200 chats send questions concurrently (bounded: a few per chat, one run); a re-index runs in the
+middle; for a while the fake server answers sendMessage with HTTP 502 and flood-control 429s. Every
+question must get exactly one reply, the right one for its chat. Reports p50/p95 reply time (from
+the question reaching the server to the reply reaching it) and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.telegram import TelegramBot  # noqa: E402
+from index import Settings  # noqa: E402
+from index.engine import Engine  # noqa: E402
+from tests.fake_telegram import FakeBotApi  # noqa: E402
+
+QUESTIONS = [
+    ("Which US Treasury Secretary travelled to Kyiv to propose the minerals deal?", "Bessent"),
+    ("How large are China's rare earth reserves according to the article?", "4.4 million"),
+    ("How many mineral deposits does Ukraine have?", "20,000"),
+    ("What did Trump call Zelenskyy on Truth Social?", "dictator"),
+    ("Which five minerals did Beijing put under export controls?", "tellurium"),
+    ("What is indium used for?", "touch screens"),
+    ("What is the population of Australia?", "contain an answer"),
+]
+
+
+async def run(chats: int, per_chat: int, engine: Engine) -> dict:
+    api = FakeBotApi()
+    await api.start()
+    app = TelegramBot(engine, workers=4).build(base_url=api.base_url)
+    asked: set[int] = set()
+    async with app:
+        await app.start()
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        started = time.perf_counter()
+        for round_ in range(per_chat):
+            for chat in range(chats):
+                question, _ = QUESTIONS[(chat + round_) % len(QUESTIONS)]
+                asked.add(5000 + chat)
+                await api.message(5000 + chat, 1 + chat, question)
+            if round_ == 0:
+                # Faults while the first round is answered: 5xx, then flood control.
+                body = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+                api.faults["sendMessage"].extend([(502, body)] * 5)
+                api.retry_after("sendMessage", 1, times=3)
+                reindex = asyncio.create_task(asyncio.to_thread(engine.reindex))
+        await api.wait_for(lambda: sum(len(api.sent(c)) for c in asked) >= chats * per_chat, timeout=1200)
+        await reindex
+        await asyncio.sleep(2)  # any duplicate would arrive now
+        total = time.perf_counter() - started
+        await app.updater.stop()
+        await app.stop()
+    wrong, counts = 0, []
+    for chat in asked:
+        texts = api.texts(chat)
+        counts.append(len(texts))
+        for round_, text in enumerate(texts):
+            _, key = QUESTIONS[(chat - 5000 + round_) % len(QUESTIONS)]
+            wrong += key not in text
+    await api.stop()
+    # Reply latency is measured at the fake server, from question pushed to reply received.
+    latencies = sorted(api.reply_latencies)
+    return {
+        "chats": chats, "questions": chats * per_chat, "replies": sum(counts),
+        "chats_with_wrong_reply_count": sum(c != per_chat for c in counts), "wrong_answers": wrong,
+        "total_s": total, "p50_reply_s": statistics.median(latencies),
+        "p95_reply_s": latencies[round(0.95 * (len(latencies) - 1))],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chats", type=int, default=200)
+    parser.add_argument("--per-chat", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        docs = Path(scratch) / "docs"
+        shutil.copytree(ROOT / "seeds", docs)
+        engine = Engine(Settings.load(data_dir=Path(scratch) / "data", sources_dir=docs,
+                                      telegram_token=FakeBotApi.token))
+        engine.reindex()
+        (docs / "late.md").write_text("# Late\n\nA document added while the bot is under load.\n")
+        print(json.dumps(asyncio.run(run(args.chats, args.per_chat, engine)), indent=1))
+
+
+if __name__ == "__main__":
+    main()
