@@ -23,6 +23,7 @@ from index.chunking import sentence_spans
 from index.embedding import OnnxSentenceEmbedding
 from index.models import Answer, Citation, one_line
 from index.sources import SourceText
+from index.stemming import SharedStemmer
 
 SourceLookup = Callable[[str], SourceText | None]
 _SENTENCE_REACH = 600  # characters read around a chunk to complete its first and last sentence
@@ -112,16 +113,6 @@ def condense(question: str, history: Sequence[str], turns: int) -> str:
     return " ".join([*recent[-1:], question])
 
 
-class _Stemmer:
-    def __init__(self) -> None:
-        import Stemmer
-
-        self._stemmer = Stemmer.Stemmer("english")
-
-    def __call__(self, words: list[str]) -> list[str]:
-        return self._stemmer.stemWords(words)
-
-
 class ExtractiveAnswerer:
     def __init__(self, embedder: OnnxSentenceEmbedding, sources: SourceLookup, refusal_text: str,
                  threshold: float, max_sentences: int, weights: Weights | None = None) -> None:
@@ -131,7 +122,7 @@ class ExtractiveAnswerer:
         self.threshold = threshold
         self.max_sentences = max_sentences
         self.weights = weights or Weights()
-        self._stem = _Stemmer()
+        self._stem = SharedStemmer()
 
     def answer(self, question: str, search_query: str, hits: list[NodeWithScore]) -> Answer:
         sentences = self.score(question, search_query, hits)

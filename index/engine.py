@@ -41,7 +41,6 @@ class Engine:
         self._answerer: ExtractiveAnswerer | None = None
         self._llm_answerer = None  # set in LLM mode
         self._loaded_stamp: tuple[int, int] | None = None
-        self._own_stamp: tuple[int, int] | None = None  # the manifest this engine last wrote
         self._manifest = Manifest()
         self._source_cache = SourceCache()
 
@@ -83,7 +82,6 @@ class Engine:
         report = Indexer(self.store, self.embedder, chunker).run(targets, self.settings.sources_dir, rebuild, progress)
         with self._lock:
             self._loaded_stamp = None  # answer from the new index from the next question on
-            self._own_stamp = self._manifest_stamp()
         return report
 
     def verify(self, citation: Citation) -> bool:
@@ -107,9 +105,9 @@ class Engine:
             if stamp != self._loaded_stamp or self._retriever is None:
                 from index.retrieve import HybridRetriever
 
-                if self._retriever is not None and stamp != self._own_stamp:
-                    self.store.reopen()  # another process re-indexed
                 self._manifest = self.store.load_manifest()
+                if self._retriever is not None and self._manifest.writer != self.store.instance_id:
+                    self.store.reopen()  # another process re-indexed
                 if not self._manifest.files:
                     raise NoIndexError("The index is empty: add documents and run `citebot index`.")
                 self._retriever = HybridRetriever(self.store, self.embedder, self.settings, self._manifest)

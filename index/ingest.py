@@ -15,7 +15,7 @@ from index.chunking import LineChunker
 from index.embedding import OnnxSentenceEmbedding
 from index.models import IndexReport
 from index.sources import SUPPORTED_SUFFIXES, SourceError, file_digest, read_source
-from index.store import ChunkStore, FileEntry, Manifest
+from index.store import ChunkStore, FileEntry, Manifest, StoreError
 
 # (files done, files to process, chunks embedded so far)
 ProgressFn = Callable[[int, int, int], None]
@@ -75,6 +75,12 @@ class Indexer:
 
     def run(self, paths: list[Path], sources_dir: Path, rebuild: bool = False,
             progress: ProgressFn | None = None) -> IndexReport:
+        try:
+            return self._run(paths, sources_dir, rebuild, progress)
+        except OSError as exc:  # disk full, read-only folder: the committed index is untouched
+            raise StoreError(f"cannot write the index in {self.store.data_dir}: {exc.strerror or exc}") from exc
+
+    def _run(self, paths: list[Path], sources_dir: Path, rebuild: bool, progress: ProgressFn | None) -> IndexReport:
         started = time.monotonic()
         with self.store.writer_lock():
             report = IndexReport()

@@ -14,6 +14,7 @@ from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
 
 from index.config import Settings
 from index.embedding import OnnxSentenceEmbedding
+from index.stemming import SharedStemmer
 from index.store import BM25_TOKENS_FILE, ChunkStore, Manifest, StoreError
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -22,16 +23,10 @@ Mode = Literal["hybrid", "dense", "bm25"]
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # BM25Retriever's default, used for queries too
 
 
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), token_pattern=TOKEN_PATTERN,
+    return bm25s.tokenize(texts, stopwords="en", stemmer=SharedStemmer(), token_pattern=TOKEN_PATTERN,
                           return_ids=False, show_progress=False)
 
 
@@ -90,6 +85,7 @@ class HybridRetriever:
             from llama_index.retrievers.bm25 import BM25Retriever
 
             bm25 = BM25Retriever.from_persist_dir(str(store.bm25_dir(manifest)), show_progress=False)
+            bm25.stemmer = SharedStemmer()
             bm25.similarity_top_k = min(k, len(bm25.corpus))
             retrievers.append(bm25)
         # num_queries=1: no query generation, so the LLM is never called.

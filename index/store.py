@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -45,6 +46,7 @@ class Manifest:
     embedder: str = ""
     generation: int = 0
     files: dict[str, FileEntry] = field(default_factory=dict)
+    writer: str = ""  # the ChunkStore instance that committed it
 
     def chunk_ids(self) -> set[str]:
         return {cid for entry in self.files.values() for cid in entry.chunk_ids}
@@ -64,6 +66,7 @@ class ChunkStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.data_dir = settings.data_dir
+        self.instance_id = uuid.uuid4().hex  # tells this store's own commits from other processes
         self._client: Any = None
         self._collection: Any = None
         self._vector_store: Any = None
@@ -112,10 +115,9 @@ class ChunkStore:
         if self._client is not None and not self.settings.chroma_host:
             from chromadb.api.shared_system_client import SharedSystemClient
 
-            system = SharedSystemClient._identifier_to_system.pop(self._client._identifier, None)
+            # Not stopped: questions in flight on other threads may still be using it.
+            SharedSystemClient._identifier_to_system.pop(self._client._identifier, None)
             SharedSystemClient._identifier_to_refcount.pop(self._client._identifier, None)
-            if system is not None:
-                system.stop()
         self._client = self._collection = self._vector_store = None
 
     def add(self, nodes: list[Any]) -> None:
@@ -125,12 +127,15 @@ class ChunkStore:
 
         for start in range(0, len(nodes), _PAGE):
             batch = nodes[start : start + _PAGE]
-            self.collection.upsert(
-                ids=[n.node_id for n in batch],
-                embeddings=[n.get_embedding() for n in batch],
-                documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in batch],
-                metadatas=[node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in batch],
-            )
+            try:
+                self.collection.upsert(
+                    ids=[n.node_id for n in batch],
+                    embeddings=[n.get_embedding() for n in batch],
+                    documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in batch],
+                    metadatas=[node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in batch],
+                )
+            except Exception as exc:  # chromadb wraps disk and server failures in many types
+                raise StoreError(f"writing to Chroma failed: {exc}") from exc
 
     def existing_ids(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
@@ -172,11 +177,12 @@ class ChunkStore:
         if raw.get("version") != MANIFEST_VERSION:
             raise StoreError(f"{self.manifest_path} has an unknown format; run `citebot index --rebuild`")
         files = {key: FileEntry(**entry) for key, entry in raw["files"].items()}
-        return Manifest(embedder=raw["embedder"], generation=raw["generation"], files=files)
+        return Manifest(embedder=raw["embedder"], generation=raw["generation"], files=files,
+                        writer=raw.get("writer", ""))
 
     def commit(self, manifest: Manifest) -> None:
         """Atomically make `manifest` the state that answers questions."""
-        payload = {"version": MANIFEST_VERSION, **asdict(manifest)}
+        payload = {"version": MANIFEST_VERSION, **asdict(manifest), "writer": self.instance_id}
         _atomic_write(self.manifest_path, json.dumps(payload, indent=1, sort_keys=True))
 
     # -- BM25 -----------------------------------------------------------------

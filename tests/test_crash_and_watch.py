@@ -114,3 +114,27 @@ def test_watch_reindexes_and_a_running_engine_sees_it(tmp_path, corpus):
             watcher.wait(30)
         except subprocess.TimeoutExpired:
             watcher.kill()
+
+
+def test_a_full_disk_is_a_clear_error_and_the_old_index_still_answers(tmp_path, corpus):
+    """RLIMIT_FSIZE makes every write that grows a file fail, as a full disk does."""
+    import resource
+
+    data = tmp_path / "data"
+    first = make_engine(data, corpus).reindex()
+    (corpus / "big.md").write_text("# Cobalt\n\n" + "Cobalt output in Katanga rose sharply. " * 400)
+
+    def full_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))
+
+    env = {**os.environ, "CITEBOT_DATA_DIR": str(data)}
+    result = subprocess.run([sys.executable, "-m", "bot", "index", str(corpus)], env=env, capture_output=True,
+                            text=True, timeout=300, preexec_fn=full_disk)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("citebot: ") and "Traceback" not in result.stderr
+    engine = make_engine(data, corpus)
+    manifest = engine.store.load_manifest()
+    assert "big.md" not in manifest.files and sum(len(e.chunk_ids) for e in manifest.files.values()) == first.total_chunks
+    assert "tellurium" in engine.ask("Which five minerals did Beijing put under export controls?").text
+    assert engine.reindex().added == ["big.md"]  # and with room again, the next run finishes the job
