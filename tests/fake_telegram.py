@@ -151,7 +151,9 @@ class FakeBotApi:
         params = await self._params(request)
         if self.faults[method]:
             status, body = self.faults[method].pop(0)
-            return web.json_response(body, status=status)
+            if status == 0:  # a stall: answer nothing until the client has given up
+                await asyncio.sleep(body["seconds"])
+            return web.json_response(body, status=status or 504)
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
         async with self._changed:
@@ -191,6 +193,10 @@ class FakeBotApi:
         if request.match_info["token"] != self.token or file_id not in self.files:
             return web.Response(status=404)
         return web.Response(body=self.files[file_id])
+
+    def stall(self, method: str, seconds: float, times: int = 1) -> None:
+        """The next calls of `method` hang for `seconds` and are not carried out (a timeout)."""
+        self.faults[method].extend([(0, {"ok": False, "seconds": seconds})] * times)
 
     def retry_after(self, method: str, seconds: int, times: int = 1) -> None:
         body = {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {seconds}",

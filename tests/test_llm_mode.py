@@ -121,3 +121,11 @@ def test_the_repl_streams_the_draft_then_prints_the_checked_answer(llm_engine):
     draft, checked = text.index("gold to Mars"), text.rindex("molybdenum")
     assert draft < checked  # the unchecked draft came first, as it streamed
     assert "Sources" in text[draft:] and "gold to Mars" not in text[draft + 20:]
+
+
+def test_the_api_key_never_reaches_logs_or_answers(llm_engine, caplog):
+    engine, server, corpus = llm_engine
+    with caplog.at_level("DEBUG"):
+        answer = engine.ask("Which five minerals did Beijing put under export controls?")
+    assert "sk-test-secret" not in caplog.text and "sk-test-secret" not in answer.text
+    assert "sk-test-secret" not in repr(engine.settings)

@@ -403,3 +403,43 @@ def test_hostile_input_gets_one_clear_reply_each(engine, caplog):
         parser.close()
         assert parser.stack == [] and len(text) <= 4096
     assert not any("<a href" in t or "</blockquote>&amp;" in t for t in texts)
+
+
+def test_timeouts_and_server_errors_are_retried_and_delivered_once(engine):
+    async def scenario(api):
+        api.stall("sendMessage", 6.5)  # longer than the client's 5 s read timeout
+        body = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+        api.faults["sendMessage"].extend([(502, body)] * 2)
+        await api.message(130, USER, "How many mineral deposits does Ukraine have?")
+        await api.wait_for(replies(api, 130, 1), timeout=120)
+        await asyncio.sleep(1.0)
+
+    texts = run_with_bot(engine, scenario).texts(130)
+    assert len(texts) == 1 and "20,000" in texts[0]
+
+
+def test_a_chroma_outage_gets_a_polite_reply_and_the_bot_recovers(tmp_path):
+    from tests.conftest import ChromaServer
+
+    shutil.copytree(SEEDS, tmp_path / "docs")
+    server = ChromaServer(tmp_path / "chroma").start()
+    try:
+        engine = Engine(Settings.load(data_dir=tmp_path / "data", sources_dir=tmp_path / "docs",
+                                      telegram_token=FakeBotApi.token, chroma_host="127.0.0.1",
+                                      chroma_port=server.port))
+        engine.reindex()
+
+        async def scenario(api):
+            await api.message(140, USER, "What is indium used for?")
+            await api.wait_for(replies(api, 140, 1))
+            await asyncio.to_thread(server.stop)
+            await api.message(140, USER, "What is indium used for?")
+            await api.wait_for(replies(api, 140, 2))
+            await asyncio.to_thread(server.start)
+            await api.message(140, USER, "What is indium used for?")
+            await api.wait_for(replies(api, 140, 3))
+
+        texts = run_with_bot(engine, scenario).texts(140)
+    finally:
+        server.stop()
+    assert "touch screens" in texts[0] and "temporarily unavailable" in texts[1] and "touch screens" in texts[2]
