@@ -29,13 +29,10 @@ from bot.telegram import TelegramBot  # noqa: E402
 from index import Settings  # noqa: E402
 from index.engine import Engine  # noqa: E402
 from tests.fake_telegram import FakeBotApi  # noqa: E402
+from tests.test_telegram import QUESTIONS as SEED_QUESTIONS  # noqa: E402
 
-QUESTIONS = [
-    ("Which US Treasury Secretary travelled to Kyiv to propose the minerals deal?", "Bessent"),
-    ("How large are China's rare earth reserves according to the article?", "4.4 million"),
-    ("How many mineral deposits does Ukraine have?", "20,000"),
-    ("What did Trump call Zelenskyy on Truth Social?", "dictator"),
-    ("Which five minerals did Beijing put under export controls?", "tellurium"),
+QUESTIONS = [  # (question, a phrase its right answer contains)
+    *SEED_QUESTIONS,
     ("What is indium used for?", "touch screens"),
     ("What is the population of Australia?", "contain an answer"),
 ]
