@@ -70,7 +70,7 @@ async def run(chats: int, per_chat: int, engine: Engine) -> dict:
         counts.append(len(texts))
         # A chat's questions are answered concurrently, so its replies may come in either order.
         keys = [QUESTIONS[(chat - 5000 + r) % len(QUESTIONS)][1] for r in range(per_chat)]
-        best = max((sum(k in t for k, t in zip(order, texts)) for order in itertools.permutations(keys)), default=0)
+        best = max((sum(k in t for k, t in zip(order, texts, strict=False)) for order in itertools.permutations(keys)), default=0)
         if best < len(texts):
             wrong += len(texts) - best
             examples.append({"chat": chat, "expected": keys, "got": [t[:80] for t in texts]})

@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from index.chunking import sentence_spans
@@ -149,7 +148,7 @@ class ExtractiveAnswerer:
         seen = set().union(*terms, *before)
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
         expects = [pattern for asks, pattern in _EXPECTS if asks.search(question)]
-        for sentence, similarity, own, prior in zip(sentences, dense, terms, before):
+        for sentence, similarity, own, prior in zip(sentences, dense, terms, before, strict=True):
             # Words only in the previous sentence count half: "It ..." leans on it.
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
             sentence.score = (

@@ -161,7 +161,7 @@ class Indexer:
             return 0
 
         vectors = self.embedder.embed([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes])
-        for node, vector in zip(nodes, vectors):
+        for node, vector in zip(nodes, vectors, strict=True):
             node.embedding = vector.tolist()
         self.store.add(nodes)
         return len(nodes)

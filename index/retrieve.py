@@ -48,7 +48,7 @@ def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: list[BaseNo
     missing = sorted(live_ids - corpus.keys() - fresh.keys())
     fresh.update((n.node_id, n) for n in (fetch(missing) if missing else []))
     texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in fresh.values()]
-    for (node_id, node), node_tokens in zip(fresh.items(), bm25_tokens(texts)):
+    for (node_id, node), node_tokens in zip(fresh.items(), bm25_tokens(texts), strict=True):
         corpus[node_id] = node_to_metadata_dict(node) | {"node_id": node_id}
         tokens[node_id] = node_tokens
     order = sorted(corpus)

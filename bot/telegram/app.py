@@ -378,9 +378,9 @@ class DraftMessage:
             shown = draft[: LIMIT - 2] + " …"
             try:
                 if self.message is None:
-                    self.message = await with_retry(lambda: self.update.effective_chat.send_message(shown))
+                    self.message = await with_retry(lambda text=shown: self.update.effective_chat.send_message(text))
                 else:
-                    await with_retry(lambda: self.message.edit_text(shown))
+                    await with_retry(lambda text=shown: self.message.edit_text(text))
                 self._shown = draft
             except BadRequest:  # e.g. "message is not modified"; the next round tries again
                 pass
