@@ -114,12 +114,14 @@ def condense(question: str, history: Sequence[str], turns: int) -> str:
 
 class ExtractiveAnswerer:
     def __init__(self, embedder: OnnxSentenceEmbedding, sources: SourceLookup, refusal_text: str,
-                 threshold: float, max_sentences: int, weights: Weights | None = None) -> None:
+                 threshold: float, max_sentences: int, max_embedded: int,
+                 weights: Weights | None = None) -> None:
         self.embedder = embedder
         self.sources = sources
         self.refusal_text = refusal_text.strip()
         self.threshold = threshold
         self.max_sentences = max_sentences
+        self.max_embedded = max_embedded
         self.weights = weights or Weights()
         self._stem = SharedStemmer()
 
@@ -138,8 +140,6 @@ class ExtractiveAnswerer:
         if not sentences:
             return []
         w = self.weights
-        vectors = self.embedder.embed([search_query] + [one_line(s.text) for s in sentences])
-        dense = vectors[1:] @ vectors[0]
         terms = [set(self._stem(tokenize(s.text))) for s in sentences]
         before = [set(self._stem(tokenize(s.previous))) for s in sentences]
         weights = self._term_weights(question, search_query, terms)
@@ -148,16 +148,21 @@ class ExtractiveAnswerer:
         seen = set().union(*terms, *before)
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
         expects = [pattern for asks, pattern in _EXPECTS if asks.search(question)]
-        for sentence, similarity, own, prior in zip(sentences, dense, terms, before, strict=True):
+        for sentence, own, prior in zip(sentences, terms, before, strict=True):
             # Words only in the previous sentence count half: "It ..." leans on it.
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
             sentence.score = (
-                w.dense * float(similarity)
-                + w.lexical * overlap / total
+                w.lexical * overlap / total
                 + w.expects * sum(min(2, len(set(p.findall(sentence.text.lower())))) for p in expects)
                 + w.rank_prior / (1 + sentence.rank)
                 - w.missing_name * missing
             )
+        # Embedding sentences is most of an answer's cost: only the lexically likeliest are embedded.
+        keep = sorted(range(len(sentences)), key=lambda i: sentences[i].score, reverse=True)[: self.max_embedded]
+        sentences, terms = [sentences[i] for i in keep], [terms[i] for i in keep]
+        vectors = self.embedder.embed([search_query] + [one_line(s.text) for s in sentences])
+        for sentence, similarity in zip(sentences, vectors[1:] @ vectors[0], strict=True):
+            sentence.score += w.dense * float(similarity)
         if search_query != question:
             self._demote_answered(question, sentences, terms, weights)
         return sorted(sentences, key=lambda s: s.score, reverse=True)

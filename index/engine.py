@@ -119,6 +119,7 @@ class Engine:
                     refusal_text=load_template(self.settings.prompts_dir, "refusal.txt"),
                     threshold=self.settings.refusal_threshold,
                     max_sentences=self.settings.answer_sentences,
+                    max_embedded=self.settings.scored_sentences,
                 )
                 if self.settings.llm:
                     self._llm_answerer = self._make_llm_answerer(self._answerer)
