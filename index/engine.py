@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index.answer import ExtractiveAnswerer, condense, load_template
 from index.config import Settings
+from index.llm import LLMAnswerer, TokenSink
 from index.models import Answer, Citation, IndexReport, SourceInfo
 from index.sources import SourceCache, SourceText
 from index.store import ChunkStore, Manifest
 
-TokenSink = Callable[[str], None]
+if TYPE_CHECKING:
+    from index.embedding import OnnxSentenceEmbedding
+    from index.ingest import ProgressFn
+    from index.retrieve import HybridRetriever
+
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the embedder reads 256 tokens anyway
 
 
@@ -36,16 +42,16 @@ class Engine:
         self.settings = settings or Settings.load()
         self.store = ChunkStore(self.settings)
         self._lock = threading.Lock()
-        self._embedder = None
-        self._retriever = None
+        self._embedder: OnnxSentenceEmbedding | None = None
+        self._retriever: HybridRetriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
-        self._llm_answerer = None  # set in LLM mode
+        self._llm_answerer: LLMAnswerer | None = None  # set in LLM mode
         self._loaded_stamp: tuple[int, int] | None = None
         self._manifest = Manifest()
         self._source_cache = SourceCache()
 
     @property
-    def embedder(self):  # type: ignore[no-untyped-def]
+    def embedder(self) -> OnnxSentenceEmbedding:
         if self._embedder is None:
             from index.embedding import OnnxSentenceEmbedding
 
@@ -68,7 +74,8 @@ class Engine:
             return self._llm_answerer.answer(text, search_query, hits, on_token)
         return answerer.answer(text, search_query, hits)
 
-    def reindex(self, paths: Sequence[Path] | None = None, rebuild: bool = False, progress=None) -> IndexReport:  # type: ignore[no-untyped-def]
+    def reindex(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
+                progress: ProgressFn | None = None) -> IndexReport:
         from index.chunking import LineChunker
         from index.ingest import Indexer
 
@@ -96,7 +103,7 @@ class Engine:
         manifest = self.store.load_manifest()
         return [SourceInfo(key, len(e.chunk_ids), e.path) for key, e in sorted(manifest.files.items())]
 
-    def _current(self):  # type: ignore[no-untyped-def]
+    def _current(self) -> tuple[HybridRetriever, ExtractiveAnswerer]:
         """The retriever for the committed index, reloaded when another process re-indexed."""
         with self._lock:
             stamp = self._manifest_stamp()
@@ -125,8 +132,8 @@ class Engine:
                     self._llm_answerer = self._make_llm_answerer(self._answerer)
             return self._retriever, self._answerer
 
-    def _make_llm_answerer(self, extractive: ExtractiveAnswerer):  # type: ignore[no-untyped-def]
-        from index.llm import LLMAnswerer, build_llm
+    def _make_llm_answerer(self, extractive: ExtractiveAnswerer) -> LLMAnswerer:
+        from index.llm import build_llm
 
         prompts = self.settings.prompts_dir
         return LLMAnswerer(build_llm(self.settings), extractive, load_template(prompts, "answer.txt"),
