@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from llama_index.core.node_parser import NodeParser
-from llama_index.core.schema import BaseNode, Document, TextNode
+from llama_index.core.schema import BaseNode, Document, MetadataMode, TextNode
 from pydantic import PrivateAttr
 
 from index.sources import SourceText
@@ -34,7 +34,7 @@ _INITIALS = re.compile(r"(?:[a-z]\.)*[a-z]")  # "J.D. Vance", "A. Smith"
 _WORD_BEFORE = re.compile(r"([\w.]+)[.!?…][\"'”’)\]]*$")
 
 # Chunk metadata that is bookkeeping, not content: kept out of embeddings and BM25.
-BOOKKEEPING_KEYS = ["source", "start_line", "end_line", "file_sha", "page", "url", "published"]
+BOOKKEEPING_KEYS = ["source", "start_line", "end_line", "file_sha", "page", "url", "published", "text_sha"]
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
@@ -114,6 +114,9 @@ class LineChunker(NodeParser):
                 excluded_embed_metadata_keys=BOOKKEEPING_KEYS,
                 excluded_llm_metadata_keys=BOOKKEEPING_KEYS,
             )
+            # What is embedded, and by which model: equal text_sha means an equal vector.
+            embedded_text = f"{self.model_id}\0{node.get_content(metadata_mode=MetadataMode.EMBED)}"
+            node.metadata["text_sha"] = hashlib.sha256(embedded_text.encode()).hexdigest()[:32]
             nodes.append(node)
             # Repeat the last short line(s) so a fact split across chunks is still whole in one.
             overlap = min(self.overlap_lines, last - first)

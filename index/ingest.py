@@ -123,7 +123,9 @@ class Indexer:
                     pending.extend(n for n in nodes if n.node_id not in known)
                     new_nodes.extend(nodes)
                 if len(pending) >= _EMBED_BATCH or done == len(todo):
-                    report.embedded_chunks += self._embed_and_store(pending)
+                    embedded, reused = self._embed_and_store(pending, reuse=not rebuild)
+                    report.embedded_chunks += embedded
+                    report.reused_chunks += reused
                     pending = []
                 if progress:
                     progress(done, len(todo), report.embedded_chunks)
@@ -156,15 +158,21 @@ class Indexer:
             return None
         return nodes
 
-    def _embed_and_store(self, nodes: list[TextNode]) -> int:
+    def _embed_and_store(self, nodes: list[TextNode], reuse: bool) -> tuple[int, int]:
+        """Embed and write `nodes`; (embedded, reused) counts. A chunk whose exact text is already
+        stored (a renamed or copied file) takes the stored vector instead of running the model."""
         if not nodes:
-            return 0
-
-        vectors = self.embedder.embed([n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes])
-        for node, vector in zip(nodes, vectors, strict=True):
+            return 0, 0
+        known = self.store.vectors_by_text_sha([n.metadata["text_sha"] for n in nodes]) if reuse else {}
+        fresh = [n for n in nodes if n.metadata["text_sha"] not in known]
+        vectors = self.embedder.embed([n.get_content(metadata_mode=MetadataMode.EMBED) for n in fresh])
+        for node, vector in zip(fresh, vectors, strict=True):
             node.embedding = vector.tolist()
+        for node in nodes:
+            if node.embedding is None:
+                node.embedding = known[node.metadata["text_sha"]]
         self.store.add(nodes)
-        return len(nodes)
+        return len(fresh), len(nodes) - len(fresh)
 
     def _commit(self, old: Manifest, new: Manifest, new_nodes: list[TextNode], rebuild: bool) -> None:
         from index.retrieve import build_bm25

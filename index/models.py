@@ -46,6 +46,7 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     warnings: list[str] = field(default_factory=list)
     embedded_chunks: int = 0
+    reused_chunks: int = 0  # took the stored vector of an identical chunk (renamed or copied file)
     total_files: int = 0
     total_chunks: int = 0
     seconds: float = 0.0

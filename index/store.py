@@ -137,6 +137,17 @@ class ChunkStore:
             except Exception as exc:  # chromadb wraps disk and server failures in many types
                 raise StoreError(f"writing to Chroma failed: {exc}") from exc
 
+    def vectors_by_text_sha(self, text_shas: list[str]) -> dict[str, list[float]]:
+        """Stored vectors of chunks with these text hashes (see LineChunker)."""
+        wanted = sorted(set(text_shas))
+        found: dict[str, list[float]] = {}
+        for start in range(0, len(wanted), _PAGE):
+            page = self.collection.get(where={"text_sha": {"$in": wanted[start : start + _PAGE]}},
+                                       include=["embeddings", "metadatas"])
+            for metadata, vector in zip(page["metadatas"], page["embeddings"], strict=True):
+                found[metadata["text_sha"]] = [float(x) for x in vector]
+        return found
+
     def existing_ids(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(ids), _PAGE):

@@ -160,3 +160,20 @@ def test_rebuild_re_embeds_everything_and_keeps_ids(tmp_path, corpus):
     rebuilt = engine.reindex(rebuild=True)
     assert rebuilt.embedded_chunks == first.total_chunks == rebuilt.total_chunks
     assert engine.store.load_manifest().chunk_ids() == ids and engine.store.collection.count() == len(ids)
+
+
+def test_renamed_and_copied_files_reuse_stored_vectors(tmp_path, corpus):
+    engine = make_engine(tmp_path / "data", corpus)
+    first = engine.reindex()
+    (corpus / "000_9a5dfcf5d4d692d9.txt").rename(corpus / "renamed.txt")
+    (corpus / "copy").mkdir()
+    (corpus / "copy" / "seed.txt").write_text((corpus / "001_8be9586db7580ad7.txt").read_text())
+    report = engine.reindex()
+    assert sorted(report.added) == ["copy/seed.txt", "renamed.txt"] and report.removed == ["000_9a5dfcf5d4d692d9.txt"]
+    unchanged = len(engine.store.load_manifest().files["001_8be9586db7580ad7.txt"].chunk_ids)
+    assert report.embedded_chunks == 0 and report.reused_chunks == report.total_chunks - unchanged > 0
+    assert report.total_chunks > first.total_chunks and engine.store.collection.count() == report.total_chunks
+    answer = engine.ask("Which five minerals did Beijing put under export controls?")
+    assert answer.citations[0].source == "renamed.txt"
+    rebuilt = engine.reindex(rebuild=True)  # a rebuild never reuses: it runs the model on everything
+    assert rebuilt.reused_chunks == 0 and rebuilt.embedded_chunks == rebuilt.total_chunks
