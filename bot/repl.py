@@ -28,7 +28,7 @@ class Repl:
 
     def run(self) -> None:
         self._enable_line_editing()
-        self.console.print("citebot — ask about your documents. /help for commands, Ctrl-D to leave.")
+        self.console.print("citebot — ask about your documents. /help for commands, Ctrl-D to leave.", highlight=False)
         while True:
             try:
                 line = self.read("citebot> ").strip()
