@@ -1,0 +1,128 @@
+"""Speed and scale: query latency, cold start and memory as the corpus grows.
+
+    python bench/scale.py [--sizes 10000,20000,100000] [--server]
+
+One scratch index grows through the sizes: first a subset of the RealTime QA articles, then all of
+them, then copies of the real articles in further folders (vectors of identical chunks are reused,
+so copies cost chunking, BM25 and Chroma writes but no embedding). At each size: warm query latency
+p50/p95 over the 76 questions (offline extractive mode), cold `citebot ask` wall time and peak RSS.
+With --server the same run uses a Chroma server (`chroma run` on 127.0.0.1), and at the largest size
+two `citebot ask --batch` processes query it at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from index import Settings  # noqa: E402
+from index.engine import Engine  # noqa: E402
+
+BENCH = ROOT.parent / "shared" / "benchmarks" / "realtimeqa"
+QUESTIONS = [json.loads(line)["question"] for line in (BENCH / "questions.jsonl").read_text().splitlines() if line]
+
+
+def grow_to(target_chunks: int, docs: Path, engine: Engine, articles: list[Path]) -> dict:
+    """Add articles (then copies of them) until the index holds at least `target_chunks`."""
+    copy, added_seconds = 0, 0.0
+    while True:
+        manifest = engine.store.load_manifest()
+        total = sum(len(e.chunk_ids) for e in manifest.files.values())
+        if total >= target_chunks:
+            return {"chunks": total, "files": len(manifest.files), "index_s": added_seconds}
+        folder = docs / f"copy-{copy}"
+        folder.mkdir(parents=True, exist_ok=True)
+        present = {p.name for p in folder.iterdir()}
+        batch = [a for a in articles if a.name not in present]
+        # Roughly 13.5 chunks per article: add what the target still needs, in one run.
+        needed = max(1, int((target_chunks - total) / 13.5) + 1)
+        for article in batch[:needed]:
+            shutil.copy(article, folder / article.name)
+        if len(batch) <= needed:
+            copy += 1
+        started = time.perf_counter()
+        engine.reindex()
+        added_seconds += time.perf_counter() - started
+
+
+def warm_latency(engine: Engine) -> dict:
+    engine.ask(QUESTIONS[0])
+    latencies = []
+    for question in QUESTIONS:
+        started = time.perf_counter()
+        engine.ask(question)
+        latencies.append(time.perf_counter() - started)
+    latencies.sort()
+    return {"p50_ms": 1000 * statistics.median(latencies), "p95_ms": 1000 * latencies[round(0.95 * (len(latencies) - 1))]}
+
+
+def cold_ask(env: dict) -> dict:
+    citebot = Path(sys.executable).with_name("citebot")
+    started = time.perf_counter()
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", str(citebot), "ask", QUESTIONS[1]], env=env,
+                            capture_output=True, text=True, timeout=600)
+    seconds = time.perf_counter() - started
+    return {"cold_ask_s": seconds, "cold_peak_rss_mb": int(result.stderr.strip().splitlines()[-1]) / 1024}
+
+
+def two_processes(env: dict, scratch: Path) -> dict:
+    """Two bot processes answering the 76 questions at once against the same store."""
+    batch = scratch / "questions.jsonl"
+    batch.write_text("\n".join(json.dumps({"question": q}) for q in QUESTIONS) + "\n")
+    citebot = Path(sys.executable).with_name("citebot")
+    started = time.perf_counter()
+    procs = [subprocess.Popen([str(citebot), "ask", "--json", "--batch", str(batch)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
+    answered = [sum(1 for line in p.communicate(timeout=1800)[0].splitlines() if '"answer"' in line) for p in procs]
+    return {"two_processes_s": time.perf_counter() - started, "answered_each": answered}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="10000,20000,100000")
+    parser.add_argument("--server", action="store_true")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "scale")
+    parser.add_argument("--articles", type=int, default=0, help="use only the first N articles (0: all)")
+    args = parser.parse_args()
+    shutil.rmtree(args.work, ignore_errors=True)
+    docs, data = args.work / "docs", args.work / "data"
+    server = None
+    overrides: dict = {}
+    if args.server:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from tests.conftest import ChromaServer
+
+        server = ChromaServer(args.work / "chroma").start()
+        overrides = {"chroma_host": "127.0.0.1", "chroma_port": server.port}
+    env = {**os.environ, "CITEBOT_DATA_DIR": str(data), "CITEBOT_SOURCES_DIR": str(docs)}
+    if server:
+        env |= {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server.port)}
+    results = []
+    try:
+        engine = Engine(Settings.load(data_dir=data, sources_dir=docs, **overrides))
+        sizes = [int(s) for s in args.sizes.split(",")]
+        articles = sorted((BENCH / "docs").glob("*.md"))[: args.articles or None]
+        for size in sizes:
+            row = grow_to(size, docs, engine, articles) | warm_latency(engine) | cold_ask(env)
+            if server and size == sizes[-1]:
+                row |= two_processes(env, args.work)
+            results.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        if server:
+            server.stop()
+    print(json.dumps({"mode": "server" if args.server else "embedded", "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
