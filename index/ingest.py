@@ -118,9 +118,8 @@ class Indexer:
                     (report.changed if previous or item.key in old.files else report.added).append(item.key)
                     stat = item.path.stat()
                     files[item.key] = FileEntry(str(item.path), digest, [n.node_id for n in nodes], stat.st_size, stat.st_mtime)
-                    # A killed run's chunks are already embedded; --rebuild embeds everything again.
-                    known = set() if rebuild else self.store.existing_ids([n.node_id for n in nodes])
-                    pending.extend(n for n in nodes if n.node_id not in known)
+                    # A killed run's chunks are found by text hash in _embed_and_store, like copies.
+                    pending.extend(nodes)
                     new_nodes.extend(nodes)
                 if len(pending) >= _EMBED_BATCH or done == len(todo):
                     embedded, reused = self._embed_and_store(pending, reuse=not rebuild)
