@@ -28,6 +28,7 @@ from index import Engine, Settings  # noqa: E402
 from index.evaluate import is_correct  # noqa: E402
 from index.models import Answer, Citation  # noqa: E402
 from index.retrieve import HybridRetriever  # noqa: E402
+from stock import stock_index  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "benchmarks" / "realtimeqa"
 
@@ -53,25 +54,7 @@ def top_passage_answer(question: str, nodes) -> Answer:
 
 
 def stock_llama_index(out: Path, embedder) -> tuple[System, dict]:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-    from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
-    from llama_index.vector_stores.chroma import ChromaVectorStore
-
-    client = chromadb.PersistentClient(path=str(out / "stock-chroma"), settings=ChromaSettings(anonymized_telemetry=False))
-    collection = client.get_or_create_collection("stock", embedding_function=None)
-    store = ChromaVectorStore(chroma_collection=collection)
-    ingest = {}
-    if collection.count() == 0:
-        started = time.perf_counter()
-        documents = SimpleDirectoryReader(str(BENCH / "docs")).load_data()
-        index = VectorStoreIndex.from_documents(
-            documents, storage_context=StorageContext.from_defaults(vector_store=store), embed_model=embedder)
-        seconds = time.perf_counter() - started
-        ingest = {"stock_ingest_s": seconds, "stock_chunks": collection.count(),
-                  "stock_chunks_per_s": collection.count() / seconds}
-    else:
-        index = VectorStoreIndex.from_vector_store(store, embed_model=embedder)
+    index, ingest = stock_index(BENCH / "docs", out / "stock-chroma", embedder)
     retriever = index.as_retriever(similarity_top_k=10)
 
     def ask(question: str) -> tuple[list[str], Answer]:

@@ -1,13 +1,16 @@
-"""Speed and scale: query latency, cold start and memory as the corpus grows.
+"""Speed and scale: ingest throughput, query latency, cold start and memory as the corpus grows,
+embedded and on a Chroma server.
 
-    python bench/scale.py [--sizes 10000,20000,100000] [--server]
+    python bench/scale.py [--sizes 10000,20000,100000] [--articles N] [--work DIR]
 
 One scratch index grows through the sizes: first a subset of the RealTime QA articles, then all of
 them, then copies of the real articles in further folders (vectors of identical chunks are reused,
 so copies cost chunking, BM25 and Chroma writes but no embedding). At each size: warm query latency
 p50/p95 over the 76 questions (offline extractive mode), cold `citebot ask` wall time and peak RSS.
-With --server the same run uses a Chroma server (`chroma run` on 127.0.0.1), and at the largest size
-two `citebot ask --batch` processes query it at once.
+At the first size every chunk is embedded from scratch: that build's chunks/s is compared with
+stock llama-index ingesting the same files with the same embedder. Then the embedded store is
+served as is by `chroma run --path DATA/chroma` (the move to a server that the README describes) and
+the largest size is measured again through the server, with two bot processes answering at once.
 """
 
 from __future__ import annotations
@@ -87,41 +90,74 @@ def two_processes(env: dict, scratch: Path) -> dict:
     return {"two_processes_s": time.perf_counter() - started, "answered_each": answered}
 
 
+def stock_ingest(folder: Path, work: Path, engine: Engine) -> dict:
+    from stock import stock_index
+
+    return stock_index(folder, work / "stock-chroma", engine.embedder)[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def close_embedded_chroma() -> None:
+    """Stop this process's embedded Chroma so that a server can open the same folder."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    for system in list(SharedSystemClient._identifier_to_system.values()):
+        system.stop()
+    SharedSystemClient.clear_system_cache()
+
+
+def served(data: Path, docs: Path, work: Path) -> dict:
+    """The finished index, served by `chroma run` from its own folder: latency, cold start, two processes."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tests.conftest import ChromaServer
+
+    server = ChromaServer(data / "chroma").start()
+    try:
+        engine = Engine(Settings.load(data_dir=data, sources_dir=docs, chroma_host="127.0.0.1", chroma_port=server.port))
+        env = {**os.environ, "CITEBOT_DATA_DIR": str(data), "CITEBOT_SOURCES_DIR": str(docs),
+               "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server.port)}
+        row = {"server_chunks": engine.store.collection.count()} | warm_latency(engine) | cold_ask(env)
+        row |= two_processes(env, work) | {"chroma_server_peak_rss_mb": peak_rss_mb(server.process.pid)}
+    finally:
+        server.stop()
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,20000,100000")
-    parser.add_argument("--server", action="store_true")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "scale")
     parser.add_argument("--articles", type=int, default=0, help="use only the first N articles (0: all)")
     args = parser.parse_args()
+    started = time.perf_counter()
     shutil.rmtree(args.work, ignore_errors=True)
     docs, data = args.work / "docs", args.work / "data"
-    server = None
-    overrides: dict = {}
-    if args.server:
-        sys.path.insert(0, str(ROOT / "tests"))
-        from tests.conftest import ChromaServer
-
-        server = ChromaServer(args.work / "chroma").start()
-        overrides = {"chroma_host": "127.0.0.1", "chroma_port": server.port}
     env = {**os.environ, "CITEBOT_DATA_DIR": str(data), "CITEBOT_SOURCES_DIR": str(docs)}
-    if server:
-        env |= {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server.port)}
-    results = []
-    try:
-        engine = Engine(Settings.load(data_dir=data, sources_dir=docs, **overrides))
-        sizes = [int(s) for s in args.sizes.split(",")]
-        articles = sorted((BENCH / "docs").glob("*.md"))[: args.articles or None]
-        for size in sizes:
-            row = grow_to(size, docs, engine, articles) | warm_latency(engine) | cold_ask(env)
-            if server and size == sizes[-1]:
-                row |= two_processes(env, args.work)
-            results.append(row)
-            print(json.dumps(row), flush=True)
-    finally:
-        if server:
-            server.stop()
-    print(json.dumps({"mode": "server" if args.server else "embedded", "results": results}, indent=1))
+    engine = Engine(Settings.load(data_dir=data, sources_dir=docs))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    articles = sorted((BENCH / "docs").glob("*.md"))[: args.articles or None]
+    results: dict = {"embedded": []}
+    for size in sizes:
+        row = grow_to(size, docs, engine, articles)
+        if size == sizes[0]:  # built from nothing: every chunk was embedded
+            row["chunks_per_s"] = row["chunks"] / row["index_s"]
+            row["files_per_s"] = row["files"] / row["index_s"]
+            row |= stock_ingest(docs / "copy-0", args.work, engine)
+        row |= warm_latency(engine) | cold_ask(env)
+        results["embedded"].append(row)
+        print(json.dumps(row), flush=True)
+    del engine
+    close_embedded_chroma()
+    results["server"] = served(data, docs, args.work)
+    print(json.dumps(results["server"]), flush=True)
+    results["bench_minutes"] = (time.perf_counter() - started) / 60
+    print(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
