@@ -6,6 +6,7 @@ Builds (or reuses) an index of ../shared/benchmarks/realtimeqa/docs, then report
 for BM25 alone, dense alone and the hybrid (RRF) retriever: recall@1/@5/@10 and
 MRR of the gold source files; and for the full engine: answer accuracy (the
 reference answer in the text and no other choice), cited-source hit and latency.
+Each question is asked as of its `date` (the day it was asked), like `citebot eval` does.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index import Engine, Settings  # noqa: E402
+from index.models import parse_day  # noqa: E402
 from index.retrieve import HybridRetriever  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "benchmarks" / "realtimeqa"
@@ -46,7 +48,7 @@ def retrieval_table(engine: Engine, rows: list[dict]) -> dict[str, dict[str, flo
         rr = 0.0
         for row in rows:
             ranked = []
-            for hit in retriever.retrieve(row["question"], 50):
+            for hit in retriever.retrieve(row["question"], 50, parse_day(row["date"])):
                 if hit.node.metadata["source"] not in ranked:
                     ranked.append(hit.node.metadata["source"])
             gold = set(row["sources"])
@@ -64,7 +66,7 @@ def answer_figures(engine: Engine, rows: list[dict]) -> dict[str, float]:
     engine.ask("warm up")
     for row in rows:
         started = time.perf_counter()
-        answer = engine.ask(row["question"])
+        answer = engine.ask(row["question"], as_of=parse_day(row["date"]))
         latencies.append(time.perf_counter() - started)
         right += correct(answer.text, row)
         cited += any(c.source in row["sources"] for c in answer.citations)

@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ import click
 
 from bot.render import make_console, render_answer, render_eval, render_report, render_sources
 from index.config import Settings
+from index.models import parse_day
 
 if TYPE_CHECKING:
     from index.engine import Engine
@@ -131,17 +133,21 @@ def _watch(engine: Engine, paths: list[Path], as_json: bool) -> None:
 @main.command()
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
-@click.option("--batch", type=click.File("r"), help="JSONL file: rows with `question` and optional `history`.")
+@click.option("--batch", type=click.File("r"),
+              help="JSONL file: rows with `question`, optional `history` and optional `date`.")
 @click.option("--history", multiple=True, help="An earlier question of the conversation (repeatable).")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
+              help="Answer as of this day (YYYY-MM-DD): later documents are left out, that week's come first.")
 @with_engine
-def ask(engine: Engine, question: str | None, as_json: bool, batch: Any, history: tuple[str, ...]) -> None:
+def ask(engine: Engine, question: str | None, as_json: bool, batch: Any, history: tuple[str, ...],
+        as_of: datetime | None) -> None:
     """Answer QUESTION from the indexed documents, with citations."""
     if batch is not None:
         _ask_batch(engine, batch)
         return
     if question is None:
         raise click.UsageError("give a QUESTION, or --batch FILE")
-    answer = engine.ask(question, list(history))
+    answer = engine.ask(question, list(history), as_of=as_of.date() if as_of else None)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
@@ -158,7 +164,10 @@ def _ask_batch(engine: Engine, batch: Any) -> None:
             question, history = row["question"], row.get("history") or []
             if not isinstance(question, str) or not isinstance(history, list):
                 raise TypeError("`question` must be a string and `history` a list")
-            result = engine.ask(question, [str(h) for h in history]).to_dict()
+            as_of = parse_day(row["date"]) if row.get("date") else None
+            if row.get("date") and as_of is None:
+                raise ValueError(f"`date` {row['date']!r} is not YYYY-MM-DD")
+            result = engine.ask(question, [str(h) for h in history], as_of=as_of).to_dict()
         except (ValueError, KeyError, TypeError) as exc:  # bad JSON, bad row, empty question
             result = {"line": number, "error": f"{type(exc).__name__}: {exc}"}
         click.echo(json.dumps(result, ensure_ascii=False), nl=True)

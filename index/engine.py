@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import unicodedata
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,9 +59,11 @@ class Engine:
             self._embedder = OnnxSentenceEmbedding(self.settings.embedder, self.settings.embed_batch_size)
         return self._embedder
 
-    def ask(self, question: str, history: Sequence[str] = (), on_token: TokenSink | None = None) -> Answer:
-        """Answer from the documents. In LLM mode `on_token` receives the model's text as it streams
-        (unverified: the returned Answer is what was checked against the sources)."""
+    def ask(self, question: str, history: Sequence[str] = (), on_token: TokenSink | None = None,
+            as_of: date | None = None) -> Answer:
+        """Answer from the documents as they stood on `as_of` (default: today). In LLM mode
+        `on_token` receives the model's text as it streams (unverified: the returned Answer is
+        what was checked against the sources)."""
         text = clean_question(question)
         if not text:
             raise QuestionError("The question is empty: type a question about the documents.")
@@ -69,7 +72,7 @@ class Engine:
         search_query = condense(text, earlier, self.settings.history_turns)
         if self._llm_answerer is not None:
             search_query = self._llm_answerer.condense(text, earlier, search_query)
-        hits = retriever.retrieve(search_query, self.settings.top_k)
+        hits = retriever.retrieve(search_query, self.settings.top_k, as_of or date.today())
         if self._llm_answerer is not None:
             return self._llm_answerer.answer(text, search_query, hits, on_token)
         return answerer.answer(text, search_query, hits)

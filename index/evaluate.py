@@ -1,7 +1,7 @@
 """`citebot eval`: answer a question file and score the answers.
 
-Rows: id, kind (fact|multi|followup|refuse), question, optional history, and
-either `keys` (groups of alternatives; every group must appear in the answer)
+Rows: id, kind (fact|multi|followup|refuse), question, optional history, optional
+date (the day the question was asked: it is answered as of that day), and either `keys` (groups of alternatives; every group must appear in the answer)
 or `answer` with optional `choices` (the answer must contain the reference and
 none of the other choices). Matching ignores case, quotes and punctuation.
 """
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.models import Answer
+from index.models import Answer, parse_day
 
 
 def normalise(text: str) -> str:
@@ -88,12 +88,12 @@ def read_rows(path: Path) -> list[dict]:
     return rows
 
 
-def evaluate(rows: Iterable[dict], ask: Callable[[str, list[str]], Answer],
-             verify: Callable[[Any], bool]) -> EvalReport:
+def evaluate(rows: Iterable[dict], ask: Callable[..., Answer], verify: Callable[[Any], bool]) -> EvalReport:
+    """`ask(question, history, as_of=day)` answers each row; `verify(citation)` checks a quote."""
     report = EvalReport()
     for i, row in enumerate(rows):
         started = time.perf_counter()
-        answer = ask(row["question"], list(row.get("history") or []))
+        answer = ask(row["question"], list(row.get("history") or []), as_of=parse_day(row.get("date")))
         seconds = time.perf_counter() - started
         kind = row.get("kind") or ("refuse" if row.get("keys") == [] and not row.get("answer") else "fact")
         sources = set(row.get("sources") or [])

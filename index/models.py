@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date
+
+
+def parse_day(value: object) -> date | None:
+    """A calendar day from '2022-06-16', '2022/06/16' or a longer ISO timestamp; None otherwise."""
+    try:
+        return date.fromisoformat(str(value or "")[:10].replace("/", "-"))
+    except ValueError:
+        return None
 
 
 def one_line(text: str) -> str:

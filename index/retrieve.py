@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
 
 from index.config import Settings
 from index.embedding import OnnxSentenceEmbedding
+from index.models import parse_day
 from index.stemming import SharedStemmer
 from index.store import BM25_TOKENS_FILE, ChunkStore, Manifest, StoreError
 
@@ -76,6 +78,7 @@ class HybridRetriever:
     def __init__(self, store: ChunkStore, embedder: OnnxSentenceEmbedding, settings: Settings,
                  manifest: Manifest, mode: Mode = "hybrid") -> None:
         self._live = manifest.chunk_ids()
+        self._recent_days = settings.recent_days
         k = settings.candidates_k
         retrievers = []
         if mode in ("hybrid", "dense"):
@@ -94,7 +97,8 @@ class HybridRetriever:
             use_async=False, similarity_top_k=k,
         )
 
-    def retrieve(self, query: str, top_k: int) -> list[NodeWithScore]:
+    def retrieve(self, query: str, top_k: int, as_of: date | None = None) -> list[NodeWithScore]:
+        """The best `top_k` chunks for `query`; with `as_of`, as the documents stood on that date."""
         if not self._live:
             return []
         try:
@@ -103,4 +107,19 @@ class HybridRetriever:
             raise StoreError(f"the vector store failed ({type(exc).__name__}); it may be restarting") from exc
         # Chunks outside the manifest belong to an uncommitted (or killed) index run.
         hits = [hit for hit in found if hit.node.node_id in self._live]
+        if as_of is not None:
+            hits = point_in_time(hits, as_of, self._recent_days)
         return hits[:top_k]
+
+
+def point_in_time(hits: list[NodeWithScore], as_of: date, recent_days: int) -> list[NodeWithScore]:
+    """Hits as of `as_of`: documents published later are left out, and those published in the
+    `recent_days` up to it come first (keeping their order), because a question about "this week"
+    or "the latest" means the days before it was asked. Undated documents keep their place
+    among the rest, so a corpus without dates is unaffected."""
+    dated = [(hit, parse_day(hit.node.metadata.get("published"))) for hit in hits]
+    kept = [(hit, day) for hit, day in dated if day is None or day <= as_of]
+    if recent_days <= 0:
+        return [hit for hit, _ in kept]
+    since = as_of - timedelta(days=recent_days)
+    return [hit for hit, day in sorted(kept, key=lambda pair: not (pair[1] and pair[1] >= since))]

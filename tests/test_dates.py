@@ -1,0 +1,79 @@
+"""Questions answered as of a day: later documents are left out, that week's documents come first."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from index.evaluate import evaluate
+from tests.conftest import assert_verbatim, make_engine
+from tests.test_cli import citebot
+
+FARES = {  # file → (published, fare)
+    "june-01.md": ("2022-06-01", "4 dollars"),
+    "june-14.md": ("2022-06-14", "7 dollars"),
+}
+QUESTION = "How much does the Quxville ferry ticket cost?"
+
+
+def _article(published: str, fare: str) -> str:
+    return (f'---\ntitle: "Quxville ferry"\npublished: {published}\n---\n\n'
+            f"The Quxville ferry ticket now costs {fare}, the harbour office said.\n"
+            "Boats leave the north pier every hour from six in the morning.\n")
+
+
+@pytest.fixture(scope="module")
+def news(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("news")
+    for name, (published, fare) in FARES.items():
+        (folder / name).write_text(_article(published, fare))
+    (folder / "timetable.md").write_text("The Quxville ferry timetable changes twice a year, in spring and autumn.\n")
+    data = tmp_path_factory.mktemp("news-index")
+    report = make_engine(data, folder).reindex()
+    assert len(report.added) == 3 and not report.skipped
+    return folder, data
+
+
+def test_the_week_of_the_question_comes_first(news):
+    folder, data = news
+    engine = make_engine(data, folder)
+    late = engine.ask(QUESTION, as_of=date(2022, 6, 16))
+    assert late.citations[0].source == "june-14.md" and "7 dollars" in late.text.split("[1]")[0]
+    early = engine.ask(QUESTION, as_of=date(2022, 6, 5))
+    assert "4 dollars" in early.text and "7 dollars" not in early.text
+    assert all(c.source != "june-14.md" for c in early.citations)  # not yet published on June 5
+    for citation in late.citations + early.citations:
+        assert_verbatim(citation, folder)
+
+
+def test_without_a_recency_window_later_documents_are_still_left_out(news):
+    folder, data = news
+    engine = make_engine(data, folder, recent_days=0)
+    early = engine.ask(QUESTION, as_of=date(2022, 6, 5))
+    assert "4 dollars" in early.text and all(c.source != "june-14.md" for c in early.citations)
+
+
+def test_eval_rows_are_asked_as_of_their_date(news):
+    folder, data = news
+    engine = make_engine(data, folder)
+    rows = [{"id": "early", "question": QUESTION, "date": "2022/06/05", "answer": "4 dollars", "choices": ["4 dollars", "7 dollars"]},
+            {"id": "late", "question": QUESTION, "date": "2022-06-16", "keys": [["7 dollars"]], "sources": ["june-14.md"]}]
+    report = evaluate(rows, engine.ask, engine.verify)
+    assert [r.correct for r in report.rows] == [True, True] and report.rows[1].cited_source_hit
+
+
+def test_cli_as_of_and_dated_batch_rows(news, tmp_path):
+    folder, data = news
+    result = citebot(data, "ask", "--json", "--as-of", "2022-06-05", QUESTION)
+    assert result.returncode == 0, result.stderr
+    assert "4 dollars" in json.loads(result.stdout)["answer"]
+    bad = citebot(data, "ask", "--as-of", "June 5th", QUESTION)
+    assert bad.returncode == 2 and "as-of" in bad.stderr
+    batch = tmp_path / "rows.jsonl"
+    batch.write_text(json.dumps({"question": QUESTION, "date": "2022-06-16"}) + "\n"
+                     + json.dumps({"question": QUESTION, "date": "someday"}) + "\n")
+    lines = [json.loads(line) for line in citebot(data, "ask", "--json", "--batch", str(batch)).stdout.splitlines()]
+    assert "7 dollars" in lines[0]["answer"] and "not YYYY-MM-DD" in lines[1]["error"]
