@@ -63,3 +63,21 @@ def test_hostile_but_nonempty_input_gets_an_answer_object(seed_engine):
         answer = seed_engine.ask(question)
         for citation in answer.citations:
             assert_verbatim(citation, SEEDS)
+
+
+def test_an_answer_spanning_two_documents_cites_both(tmp_path):
+    from tests.conftest import make_engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "dam.md").write_text("# Quxville dam\n\nThe Quxville dam was designed by the engineer Arvo Lind in 1931.\n"
+                                 "It holds back the Quxa river above the old town.\n")
+    (docs / "bridge.md").write_text("# Brennick bridge\n\nThe Brennick bridge was designed by the architect Mara Tove in 1954.\n"
+                                    "Its single steel arch spans the harbour mouth.\n")
+    engine = make_engine(tmp_path / "data", docs)
+    engine.reindex()
+    answer = engine.ask("Who designed the Quxville dam, and who designed the Brennick bridge?")
+    assert "Arvo Lind" in answer.text and "Mara Tove" in answer.text, answer.text
+    assert {c.source for c in answer.citations} == {"dam.md", "bridge.md"}
+    for citation in answer.citations:
+        assert_verbatim(citation, docs)
