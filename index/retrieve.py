@@ -20,6 +20,9 @@ from index.stemming import SharedStemmer
 from index.store import BM25_TOKENS_FILE, ChunkStore, Manifest, StoreError
 
 Mode = Literal["hybrid", "dense", "bm25"]
+# A recent passage ranks first only with at least this share of the best fused score
+# (RealTime QA: 0.3 loses nothing against no floor; 0.5 costs 0.02 recall@5).
+_RECENT_MIN_SHARE = 0.3
 
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # BM25Retriever's default, used for queries too
@@ -115,11 +118,18 @@ class HybridRetriever:
 def point_in_time(hits: list[NodeWithScore], as_of: date, recent_days: int) -> list[NodeWithScore]:
     """Hits as of `as_of`: documents published later are left out, and those published in the
     `recent_days` up to it come first (keeping their order), because a question about "this week"
-    or "the latest" means the days before it was asked. Undated documents keep their place
-    among the rest, so a corpus without dates is unaffected."""
+    or "the latest" means the days before it was asked. A recent passage moves ahead only when
+    its fused score is a fair share of the best one's, so a recent but barely related document
+    does not push out an older answer. Undated documents keep their place among the rest: a
+    corpus without dates is unaffected."""
     dated = [(hit, parse_day(hit.node.metadata.get("published"))) for hit in hits]
     kept = [(hit, day) for hit, day in dated if day is None or day <= as_of]
-    if recent_days <= 0:
+    if recent_days <= 0 or not kept:
         return [hit for hit, _ in kept]
     since = as_of - timedelta(days=recent_days)
-    return [hit for hit, day in sorted(kept, key=lambda pair: not (pair[1] and pair[1] >= since))]
+    floor = _RECENT_MIN_SHARE * max(hit.score or 0.0 for hit, _ in kept)
+
+    def recent(hit: NodeWithScore, day: date | None) -> bool:
+        return day is not None and day >= since and (hit.score or 0.0) >= floor
+
+    return [hit for hit, day in sorted(kept, key=lambda pair: not recent(*pair))]

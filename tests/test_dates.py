@@ -77,3 +77,15 @@ def test_cli_as_of_and_dated_batch_rows(news, tmp_path):
                      + json.dumps({"question": QUESTION, "date": "someday"}) + "\n")
     lines = [json.loads(line) for line in citebot(data, "ask", "--json", "--batch", str(batch)).stdout.splitlines()]
     assert "7 dollars" in lines[0]["answer"] and "not YYYY-MM-DD" in lines[1]["error"]
+
+
+def test_a_recent_document_does_not_displace_an_older_answer(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lighthouse.md").write_text('---\npublished: 2019-03-02\n---\n\nThe Quxville lighthouse is painted red and white.\n')
+    today = date.today().isoformat()
+    (docs / "market.md").write_text(f"---\npublished: {today}\n---\n\nThe Quxville harbour market opens on Sundays this month.\n")
+    engine = make_engine(tmp_path / "data", docs)
+    engine.reindex()
+    answer = engine.ask("What colour is the Quxville lighthouse?")
+    assert "red and white" in answer.text and answer.citations[0].source == "lighthouse.md"
