@@ -84,7 +84,9 @@ class Weights:
 
 
 def tokenize(text: str) -> list[str]:
-    return [w.lower().strip("'’") for w in _WORD.findall(text)]
+    """Lower-cased words; "Broadway’s" and "Broadway's" both give "broadway"."""
+    words = (w.lower().replace("’", "'") for w in _WORD.findall(text))
+    return [w.removesuffix("'s").strip("'") for w in words]
 
 
 def content_terms(text: str) -> list[str]:
@@ -144,7 +146,7 @@ class ExtractiveAnswerer:
         before = [set(self._stem(tokenize(s.previous))) for s in sentences]
         weights = self._term_weights(question, search_query, terms)
         total = sum(weights.values()) or 1.0
-        names = [self._stem([n.lower()])[0] for n in names_in(question)]
+        names = [term for n in names_in(question) for term in self._stem(tokenize(n))[:1]]
         seen = set().union(*terms, *before)
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
         expects = [pattern for asks, pattern in _EXPECTS if asks.search(question)]

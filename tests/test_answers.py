@@ -81,3 +81,11 @@ def test_an_answer_spanning_two_documents_cites_both(tmp_path):
     assert {c.source for c in answer.citations} == {"dam.md", "bridge.md"}
     for citation in answer.citations:
         assert_verbatim(citation, docs)
+
+
+def test_curly_and_straight_apostrophes_are_the_same_word():
+    """A question typed with ’ must match a document written with ' (a missed name lowers the score)."""
+    from index.answer import names_in, tokenize
+
+    assert tokenize("Broadway’s stars, Broadway's best, 'Broadway'") == ["broadway", "stars", "broadway", "best", "broadway"]
+    assert names_in("Which show did Broadway’s biggest stars attend?") == ["Broadway’s"]
