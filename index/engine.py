@@ -61,9 +61,9 @@ class Engine:
 
     def ask(self, question: str, history: Sequence[str] = (), on_token: TokenSink | None = None,
             as_of: date | None = None) -> Answer:
-        """Answer from the documents as they stood on `as_of` (default: today). In LLM mode
-        `on_token` receives the model's text as it streams (unverified: the returned Answer is
-        what was checked against the sources)."""
+        """Answer from the documents as they stood on `as_of` (default: today; see
+        HybridRetriever.retrieve). In LLM mode `on_token` receives the model's text as it
+        streams (unverified: the returned Answer is what was checked against the sources)."""
         text = clean_question(question)
         if not text:
             raise QuestionError("The question is empty: type a question about the documents.")
@@ -72,7 +72,7 @@ class Engine:
         search_query = condense(text, earlier, self.settings.history_turns)
         if self._llm_answerer is not None:
             search_query = self._llm_answerer.condense(text, earlier, search_query)
-        hits = retriever.retrieve(search_query, self.settings.top_k, as_of or date.today())
+        hits = retriever.retrieve(search_query, self.settings.top_k, as_of)
         if self._llm_answerer is not None:
             return self._llm_answerer.answer(text, search_query, hits, on_token)
         return answerer.answer(text, search_query, hits)

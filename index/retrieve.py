@@ -101,7 +101,9 @@ class HybridRetriever:
         )
 
     def retrieve(self, query: str, top_k: int, as_of: date | None = None) -> list[NodeWithScore]:
-        """The best `top_k` chunks for `query`; with `as_of`, as the documents stood on that date."""
+        """The best `top_k` chunks for `query`, recent documents first; with `as_of`, as the
+        documents stood on that day (without it, today, but a document dated later is kept:
+        a wrong date in its front matter must not hide it)."""
         if not self._live:
             return []
         try:
@@ -110,12 +112,12 @@ class HybridRetriever:
             raise StoreError(f"the vector store failed ({type(exc).__name__}); it may be restarting") from exc
         # Chunks outside the manifest belong to an uncommitted (or killed) index run.
         hits = [hit for hit in found if hit.node.node_id in self._live]
-        if as_of is not None:
-            hits = point_in_time(hits, as_of, self._recent_days)
+        hits = point_in_time(hits, as_of or date.today(), self._recent_days, leave_out_later=as_of is not None)
         return hits[:top_k]
 
 
-def point_in_time(hits: list[NodeWithScore], as_of: date, recent_days: int) -> list[NodeWithScore]:
+def point_in_time(hits: list[NodeWithScore], as_of: date, recent_days: int,
+                  leave_out_later: bool = True) -> list[NodeWithScore]:
     """Hits as of `as_of`: documents published later are left out, and those published in the
     `recent_days` up to it come first (keeping their order), because a question about "this week"
     or "the latest" means the days before it was asked. A recent passage moves ahead only when
@@ -123,13 +125,13 @@ def point_in_time(hits: list[NodeWithScore], as_of: date, recent_days: int) -> l
     does not push out an older answer. Undated documents keep their place among the rest: a
     corpus without dates is unaffected."""
     dated = [(hit, parse_day(hit.node.metadata.get("published"))) for hit in hits]
-    kept = [(hit, day) for hit, day in dated if day is None or day <= as_of]
+    kept = [(hit, day) for hit, day in dated if day is None or day <= as_of or not leave_out_later]
     if recent_days <= 0 or not kept:
         return [hit for hit, _ in kept]
     since = as_of - timedelta(days=recent_days)
     floor = _RECENT_MIN_SHARE * max(hit.score or 0.0 for hit, _ in kept)
 
     def recent(hit: NodeWithScore, day: date | None) -> bool:
-        return day is not None and day >= since and (hit.score or 0.0) >= floor
+        return day is not None and since <= day <= as_of and (hit.score or 0.0) >= floor
 
     return [hit for hit, day in sorted(kept, key=lambda pair: not recent(*pair))]

@@ -89,3 +89,13 @@ def test_a_recent_document_does_not_displace_an_older_answer(tmp_path):
     engine.reindex()
     answer = engine.ask("What colour is the Quxville lighthouse?")
     assert "red and white" in answer.text and answer.citations[0].source == "lighthouse.md"
+
+
+def test_a_document_dated_in_the_future_is_still_answered_today(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "typo.md").write_text("---\npublished: 2099-01-01\n---\n\nThe Quxville lighthouse keeper is called Enno Raat.\n")
+    engine = make_engine(tmp_path / "data", docs)
+    engine.reindex()
+    assert "Enno Raat" in engine.ask("Who is the Quxville lighthouse keeper?").text
+    assert not engine.ask("Who is the Quxville lighthouse keeper?", as_of=date(2022, 1, 1)).citations
