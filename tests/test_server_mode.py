@@ -64,3 +64,28 @@ def test_the_bot_recovers_when_the_server_restarts(tmp_path, corpus):
         assert answer.answerable and "touch screens" in answer.text
     finally:
         server.stop()
+
+
+def test_an_embedded_index_moves_to_a_server_without_reindexing(tmp_path, corpus):
+    """The README's move: stop the bot, `chroma run --path DATA/chroma`, set CHROMA_HOST."""
+    from tests.conftest import ChromaServer
+
+    data = tmp_path / "data"
+    question = "Which five minerals did Beijing put under export controls?"
+    embedded = make_engine(data, corpus)
+    built = embedded.reindex()
+    before = embedded.ask(question)
+    del embedded  # the embedded process stops before the server opens its folder
+    env = {**os.environ, "CITEBOT_DATA_DIR": str(data)}
+    server = ChromaServer(data / "chroma").start()
+    try:
+        served = make_engine(data, corpus, chroma_host="127.0.0.1", chroma_port=server.port)
+        assert served.store.collection.count() == built.total_chunks
+        assert served.ask(question).citations == before.citations
+        report = served.reindex()  # nothing to embed again
+        assert report.embedded_chunks == 0 and len(report.unchanged) == 2
+        result = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", question], capture_output=True, text=True,
+                                env=env | {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server.port)}, timeout=120)
+        assert result.returncode == 0 and "tellurium" in result.stdout, result.stderr
+    finally:
+        server.stop()
