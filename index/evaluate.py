@@ -1,9 +1,11 @@
 """`citebot eval`: answer a question file and score the answers.
 
-Rows: id, kind (fact|multi|followup|refuse), question, optional history, optional
-date (the day the question was asked: it is answered as of that day), and either `keys` (groups of alternatives; every group must appear in the answer)
-or `answer` with optional `choices` (the answer must contain the reference and
-none of the other choices). Matching ignores case, quotes and punctuation.
+Rows: id, kind (fact|multi|followup|refuse), question, optional history,
+optional date (the day the question was asked: it is answered as of that day),
+and either `keys` (groups of alternatives; every group must appear in the
+answer) or `answer` with optional `choices` (the answer must contain the
+reference and none of the other choices). Matching ignores case, quotes and
+punctuation.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def read_rows(path: Path) -> list[dict]:
             row = json.loads(line)
             if not isinstance(row.get("question"), str):
                 raise ValueError(f"{path}:{number}: a row needs a `question` string")
+            if row.get("date") and parse_day(row["date"]) is None:
+                raise ValueError(f"{path}:{number}: `date` {row['date']!r} is not YYYY-MM-DD")
             rows.append(row)
     return rows
 

@@ -99,3 +99,12 @@ def test_a_document_dated_in_the_future_is_still_answered_today(tmp_path):
     engine.reindex()
     assert "Enno Raat" in engine.ask("Who is the Quxville lighthouse keeper?").text
     assert not engine.ask("Who is the Quxville lighthouse keeper?", as_of=date(2022, 1, 1)).citations
+
+
+def test_eval_refuses_a_file_with_a_malformed_date(tmp_path):
+    from index.evaluate import read_rows
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"question": QUESTION, "date": "next Tuesday"}) + "\n")
+    with pytest.raises(ValueError, match=r"rows.jsonl:1: `date` 'next Tuesday' is not YYYY-MM-DD"):
+        read_rows(rows)
