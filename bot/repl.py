@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
@@ -10,11 +11,13 @@ from rich.markup import escape
 
 from bot.render import render_answer, render_report, render_sources
 from index import Engine
+from index.models import parse_day
 
 HELP = """Type a question about the documents; follow-ups ("Why did it do that?") use the conversation.
   /sources          list the indexed files
   /reindex [PATH…]  re-index the sources folder (or PATHs) incrementally
   /reset            forget the conversation
+  /asof [DAY|today] answer as of DAY (YYYY-MM-DD): later documents are left out, that week's first
   /help             this text
   /quit             leave (Ctrl-D works too; Ctrl-C cancels a question)"""
 
@@ -25,6 +28,7 @@ class Repl:
         self.console = console
         self.read = read
         self.history: list[str] = []
+        self.as_of: date | None = None  # None: today
 
     def run(self) -> None:
         self._enable_line_editing()
@@ -50,7 +54,8 @@ class Repl:
         streaming = bool(self.engine.settings.llm)
         try:
             # In LLM mode the model's draft streams in dim text; the checked answer follows.
-            answer = self.engine.ask(text, self.history, on_token=self._print_draft if streaming else None)
+            answer = self.engine.ask(text, self.history, on_token=self._print_draft if streaming else None,
+                                     as_of=self.as_of)
         except KeyboardInterrupt:
             self.console.print("[yellow](question cancelled)[/yellow]")
             return
@@ -74,6 +79,8 @@ class Repl:
         elif name == "/reset":
             self.history.clear()
             self.console.print("Conversation forgotten.")
+        elif name == "/asof":
+            self._set_as_of(args)
         elif name == "/sources":
             render_sources(self.console, self.engine.sources())
         elif name == "/reindex":
@@ -84,6 +91,14 @@ class Repl:
         else:
             self.console.print(f"Unknown command {escape(name)}; /help lists the commands.")
         return None
+
+    def _set_as_of(self, args: list[str]) -> None:
+        if args and args[0] != "today" and parse_day(args[0]) is None:
+            self.console.print(f"[red]Not a day: {escape(args[0])} (use YYYY-MM-DD or today).[/red]")
+            return
+        if args:
+            self.as_of = None if args[0] == "today" else parse_day(args[0])
+        self.console.print(f"Answering as of {self.as_of or 'today'}.", highlight=False)
 
     def _enable_line_editing(self) -> None:
         """Arrow keys and a persistent history, when a terminal is attached."""

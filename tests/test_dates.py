@@ -108,3 +108,15 @@ def test_eval_refuses_a_file_with_a_malformed_date(tmp_path):
     rows.write_text(json.dumps({"question": QUESTION, "date": "next Tuesday"}) + "\n")
     with pytest.raises(ValueError, match=r"rows.jsonl:1: `date` 'next Tuesday' is not YYYY-MM-DD"):
         read_rows(rows)
+
+
+def test_repl_asof_command(news):
+    folder, data = news
+    script = "/asof 2022-06-05\n" + QUESTION + "\n/asof someday\n/asof today\n" + QUESTION + "\n/asof\n"
+    result = citebot(data, "repl", stdin=script)
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    out = result.stdout
+    assert "Answering as of 2022-06-05." in out and "Not a day: someday" in out
+    first, second = out.split("Answering as of today.")[:2]
+    assert "4 dollars" in first and "7 dollars" not in first
+    assert "7 dollars" in second
