@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from index import Settings  # noqa: E402
 from index.engine import Engine  # noqa: E402
+from stock import stock_index  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "benchmarks" / "realtimeqa"
 QUESTIONS = [json.loads(line)["question"] for line in (BENCH / "questions.jsonl").read_text().splitlines() if line]
@@ -90,12 +91,6 @@ def two_processes(env: dict, scratch: Path) -> dict:
     return {"two_processes_s": time.perf_counter() - started, "answered_each": answered}
 
 
-def stock_ingest(folder: Path, work: Path, engine: Engine) -> dict:
-    from stock import stock_index
-
-    return stock_index(folder, work / "stock-chroma", engine.embedder)[1]
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -148,7 +143,7 @@ def main() -> None:
         if size == sizes[0]:  # built from nothing: every chunk was embedded
             row["chunks_per_s"] = row["chunks"] / row["index_s"]
             row["files_per_s"] = row["files"] / row["index_s"]
-            row |= stock_ingest(docs / "copy-0", args.work, engine)
+            row |= stock_index(docs / "copy-0", args.work / "stock-chroma", engine.embedder)[1]
         row |= warm_latency(engine) | cold_ask(env)
         results["embedded"].append(row)
         print(json.dumps(row), flush=True)

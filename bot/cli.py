@@ -20,7 +20,7 @@ import click
 
 from bot.render import make_console, render_answer, render_eval, render_report, render_sources
 from index.config import Settings
-from index.models import parse_day
+from index.models import row_day
 
 if TYPE_CHECKING:
     from index.engine import Engine
@@ -164,10 +164,7 @@ def _ask_batch(engine: Engine, batch: Any) -> None:
             question, history = row["question"], row.get("history") or []
             if not isinstance(question, str) or not isinstance(history, list):
                 raise TypeError("`question` must be a string and `history` a list")
-            as_of = parse_day(row["date"]) if row.get("date") else None
-            if row.get("date") and as_of is None:
-                raise ValueError(f"`date` {row['date']!r} is not YYYY-MM-DD")
-            result = engine.ask(question, [str(h) for h in history], as_of=as_of).to_dict()
+            result = engine.ask(question, [str(h) for h in history], as_of=row_day(row)).to_dict()
         except (ValueError, KeyError, TypeError) as exc:  # bad JSON, bad row, empty question
             result = {"line": number, "error": f"{type(exc).__name__}: {exc}"}
         click.echo(json.dumps(result, ensure_ascii=False), nl=True)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.models import Answer, parse_day
+from index.models import Answer, parse_day, row_day
 
 
 def normalise(text: str) -> str:
@@ -86,8 +86,10 @@ def read_rows(path: Path) -> list[dict]:
             row = json.loads(line)
             if not isinstance(row.get("question"), str):
                 raise ValueError(f"{path}:{number}: a row needs a `question` string")
-            if row.get("date") and parse_day(row["date"]) is None:
-                raise ValueError(f"{path}:{number}: `date` {row['date']!r} is not YYYY-MM-DD")
+            try:
+                row_day(row)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: {exc}") from None
             rows.append(row)
     return rows
 

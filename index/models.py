@@ -14,6 +14,16 @@ def parse_day(value: object) -> date | None:
         return None
 
 
+def row_day(row: dict) -> date | None:
+    """The `date` of a question row (batch or eval file): None without one, ValueError when malformed."""
+    if not row.get("date"):
+        return None
+    day = parse_day(row["date"])
+    if day is None:
+        raise ValueError(f"`date` {row['date']!r} is not YYYY-MM-DD")
+    return day
+
+
 def one_line(text: str) -> str:
     """`text` with every run of whitespace folded to one space (quotes span lines)."""
     return " ".join(text.split())
