@@ -18,9 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.render import make_console, render_answer, render_eval, render_report, render_sources
+from bot.render import (
+    make_console,
+    render_answer,
+    render_eval,
+    render_report,
+    render_sources,
+)
 from index.config import Settings
-from index.models import row_day
+from index.models import as_turn, row_day
 
 if TYPE_CHECKING:
     from index.engine import Engine
@@ -70,7 +76,9 @@ def with_engine(command: Callable[..., Any]) -> Callable[..., Any]:
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Ask questions about your documents; every answer cites file, lines and a verbatim quote."""
     def engine() -> Engine:
-        from index.engine import Engine  # lazily: `citebot --help` should not load llama-index
+        from index.engine import (
+            Engine,  # lazily: `citebot --help` should not load llama-index
+        )
 
         return Engine(Settings.load(data_dir=data_dir))
 
@@ -93,7 +101,13 @@ def index(engine: Engine, paths: tuple[Path, ...], rebuild: bool, as_json: bool,
 
 
 def _index_once(engine: Engine, paths: list[Path], rebuild: bool, as_json: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     console = make_console(stderr=True)
     with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
@@ -134,7 +148,7 @@ def _watch(engine: Engine, paths: list[Path], as_json: bool) -> None:
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
 @click.option("--batch", type=click.File("r"),
-              help="JSONL file: rows with `question`, optional `history` and optional `date`.")
+              help="JSONL file: rows with `question`, optional `history` (questions, or {question, answer} turns) and optional `date`.")
 @click.option("--history", multiple=True, help="An earlier question of the conversation (repeatable).")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]),
               help="Answer as of this day (YYYY-MM-DD): later documents are left out, that week's come first.")
@@ -164,7 +178,7 @@ def _ask_batch(engine: Engine, batch: Any) -> None:
             question, history = row["question"], row.get("history") or []
             if not isinstance(question, str) or not isinstance(history, list):
                 raise TypeError("`question` must be a string and `history` a list")
-            result = engine.ask(question, [str(h) for h in history], as_of=row_day(row)).to_dict()
+            result = engine.ask(question, [as_turn(h) for h in history], as_of=row_day(row)).to_dict()
         except (ValueError, KeyError, TypeError) as exc:  # bad JSON, bad row, empty question
             result = {"line": number, "error": f"{type(exc).__name__}: {exc}"}
         click.echo(json.dumps(result, ensure_ascii=False), nl=True)

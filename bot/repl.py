@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.render import render_answer, render_report, render_sources
-from index import Engine
+from index import Engine, Turn
 from index.models import parse_day
 
 HELP = """Type a question about the documents; follow-ups ("Why did it do that?") use the conversation.
@@ -27,7 +27,7 @@ class Repl:
         self.engine = engine
         self.console = console
         self.read = read
-        self.history: list[str] = []
+        self.history: list[Turn] = []
         self.as_of: date | None = None  # None: today
 
     def run(self) -> None:
@@ -65,7 +65,7 @@ class Repl:
         if streaming:
             self.console.print("\n")
         render_answer(self.console, answer)
-        self.history.append(text)
+        self.history.append(answer.turn())
 
     def _print_draft(self, delta: str) -> None:
         self.console.print(escape(delta), style="dim", end="", highlight=False)

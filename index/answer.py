@@ -18,38 +18,20 @@ from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore
 
+from index.answer_types import AnswerType, asked_type, is_typed, new_candidates
 from index.chunking import sentence_spans
 from index.embedding import OnnxSentenceEmbedding
-from index.models import Answer, Citation, one_line
+from index.evidence import SubjectTerms
+from index.models import Answer, Citation, Turn, one_line
 from index.sources import SourceText
 from index.stemming import SharedStemmer
+from index.words import content_terms, names_in, tokenize
 
 SourceLookup = Callable[[str], SourceText | None]
 _SENTENCE_REACH = 600  # characters read around a chunk to complete its first and last sentence
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers herself him himself his how i if in into is it its itself
-    just me more most my myself no nor not now of off on once only or other our ours ourselves out
-    over own same she should so some such than that the their theirs them themselves then there
-    these they this those through to too under until up very was we were what when where which while
-    who whom why will with would you your yours yourself according article articles document documents
-    text say said tell mention mentioned name some many much""".split()
-)
-QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could".split())
-_WORD = re.compile(r"[\w’']+(?:[.,]\d+)*%?", re.UNICODE)
 _ANAPHORA = re.compile(r"\b(it|its|he|she|him|his|her|they|them|their|this|that|these|those|there|then)\b", re.I)
 
-# What a question asks for → what a sentence that answers it tends to contain.
-_EXPECTS = [
-    (re.compile(r"^\s*why\b|\bwhat (?:was|is|were) the reason|\bwhat caused", re.I),
-     re.compile(r"\bbecause\b|\bdue to\b|\bin response\b|\bretaliat\w*|\bas a result\b|\bin order to\b|\breasons?\b|\bcaus\w*|\bdesigned to\b|\baim\w*|\bso that\b|\bsince\b", re.I)),
-    (re.compile(r"\bhow (?:many|much|large|big|long|old|far)\b|\bwhat (?:share|percentage|proportion|portion|fraction|number|amount)\b", re.I),
-     re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|trillion|half|quarter)\b", re.I)),
-    (re.compile(r"^\s*when\b|\bwhat (?:year|date|day|month)\b", re.I),
-     re.compile(r"\b(?:1[89]|20)\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\byesterday\b|\blast (?:week|month|year)\b", re.I)),
-]
 # A sentence opening like this continues the one before it ("It would be very selfish ...").
 _CONTINUES = re.compile(r"^\W*(?:it|he|she|they|this|that|these|those|his|her|their|its|the point|such)\b", re.I)
 
@@ -64,17 +46,32 @@ class Sentence:
     page: int | None = None
     previous: str = ""  # the sentence before it in the file, which its pronouns may lean on
     score: float = 0.0
+    # Candidates of the asked type (a date, a version, a name…) the question does not contain.
+    offers: tuple[str, ...] = ()
+    # Weighted share of the question's specific terms its document mentions (evidence.py).
+    covers: float = 1.0
+    typed: float = 0.0  # the part of `score` that comes from holding (or lacking) the asked type
+    said: bool = False  # quoted in the conversation's last answer
 
 
 @dataclass(frozen=True)
 class Weights:
     dense: float = 0.55
     lexical: float = 0.45
-    expects: float = 0.08  # per distinct cue of the asked-for kind, up to two
+    # A sentence holding a candidate of the asked type (answer_types) the question lacks gains
+    # `offers`; for a type a sentence visibly holds or not (a date, a version), one without
+    # loses `lacks`: it restates the question instead of answering it.
+    offers: float = 0.12
+    lacks: float = 0.12
+    # A sentence whose document names none of the question's specific terms is about something else.
+    off_subject: float = 0.3
+    # The answer's document must mention at least this share of the question's names and numbers
+    # (the weight-1 terms: a lower-case word may be a paraphrase away), or the bot refuses.
+    min_covers: float = 0.5
     rank_prior: float = 0.1  # 0.05 → 0.1 helped both halves of RealTime QA (alternate weeks), dev unchanged
     missing_name: float = 0.35
-    # A follow-up asks for something new: the sentence that answered the earlier
-    # question, if it shares no word with the follow-up itself, is demoted.
+    # A follow-up asks for something new: a sentence the last answer quoted is demoted, unless
+    # it holds a candidate of the newly asked type.
     answered_before: float = 0.3
     # Further sentences are quoted when they score at least this share of the best;
     # one from another document, or one continuing the best, at a lower share.
@@ -83,35 +80,63 @@ class Weights:
     continuation_ratio: float = 0.55
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased words; "Broadway’s" and "Broadway's" both give "broadway"."""
-    words = (w.lower().replace("’", "'") for w in _WORD.findall(text))
-    return [w.removesuffix("'s").strip("'") for w in words]
-
-
-def content_terms(text: str) -> list[str]:
-    return [w for w in tokenize(text) if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1]
-
-
-def names_in(question: str) -> list[str]:
-    """Capitalised words of the question other than its first word: people, places, titles."""
-    words = re.findall(r"[A-Z][\w’'.-]*[\w]|[A-Z]{2,}", question)
-    first = re.match(r"\W*(\w+)", question)
-    skip = {first.group(1)} if first else set()
-    return [w for w in words if w not in skip and w.lower() not in STOPWORDS and w.lower() not in QUESTION_WORDS]
-
-
 def needs_context(question: str) -> bool:
     """A question that leans on an earlier turn: a pronoun, or too few words of its own."""
     return bool(_ANAPHORA.search(question)) or len(content_terms(question)) < 2
 
 
-def condense(question: str, history: Sequence[str], turns: int) -> str:
-    """The retrieval query for `question`: earlier questions are prepended when it leans on them."""
-    recent = [h for h in history if h.strip()][-turns:]
+_PERSONAL = {"he", "she", "him", "his", "her", "hers"}
+_POSSESSIVE = {"his", "her", "its", "their"}
+_DEMONSTRATIVE = {"this", "that", "these", "those"}
+# "that" before a noun ("that release") is a determiner: the noun says what is meant.
+_DETERMINED = re.compile(r"\b(?:this|that|these|those)\s+(?!is\b|was\b|are\b|were\b|does\b|did\b|do\b|has\b|had\b|have\b|will\b|can\b|not\b)[a-z]", re.I)
+
+
+def referent(pronoun: str, last: Turn) -> str:
+    """What `pronoun` points to in the last turn, or "" when the last question's own words say it.
+
+    A personal pronoun (he, her) means the first new name the last answer gave (else a name in
+    the last question). "it", "they" mean the answer when the last question asked which place or
+    organisation ("Which country…?" → "Why did it do that?"); otherwise they point to the last
+    question's subject ("the --zstd option" → "make tar pick it"), whose words are already in
+    the retrieval query. A bare "that" means the fact the last answer gave ("older than that")."""
+    asked = asked_type(last.question)
+    word = pronoun.lower()
+    if word in _PERSONAL:
+        named = new_candidates(last.answer, AnswerType.PERSON, last.question) if last.answer else []
+        return (named or names_in(last.question) or [""])[0]
+    if not last.answer:
+        return ""
+    if word in _DEMONSTRATIVE and is_typed(asked):
+        given = new_candidates(last.answer, asked, last.question)
+    elif asked in (AnswerType.PLACE, AnswerType.ORGANISATION):
+        given = new_candidates(last.answer, asked, last.question)
+    else:
+        return ""
+    return given[0] if given else ""
+
+
+def resolve_followup(question: str, turns: Sequence[Turn]) -> tuple[str, str]:
+    """(the question with its pronoun replaced by what it points to, the retrieval query).
+
+    A question that does not lean on the conversation is returned as it is, twice. Otherwise the
+    last turn's question is prepended to the query (its words count half when sentences are
+    scored) and the first bare pronoun is resolved from the last turn (see `referent`)."""
+    recent = [t for t in turns if t.question.strip()]
     if not recent or not needs_context(question):
-        return question
-    return " ".join([*recent[-1:], question])
+        return question, question
+    last = recent[-1]
+    resolved = question
+    for match in _ANAPHORA.finditer(question):
+        if _DETERMINED.match(question, match.start()) or match.group().lower() in ("there", "then"):
+            continue
+        entity = referent(match.group(), last)
+        if entity:
+            word = match.group().lower()
+            replacement = f"{entity}'s" if word in _POSSESSIVE else entity
+            resolved = question[: match.start()] + replacement + question[match.end() :]
+        break
+    return resolved, " ".join([last.question, resolved])
 
 
 class ExtractiveAnswerer:
@@ -125,19 +150,31 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.max_embedded = max_embedded
         self.weights = weights or Weights()
+        self.subjects = SubjectTerms(embedder.is_common_word)
         self._stem = SharedStemmer()
 
-    def answer(self, question: str, search_query: str, hits: list[NodeWithScore]) -> Answer:
-        sentences = self.score(question, search_query, hits)
+    def answer(self, question: str, search_query: str, hits: list[NodeWithScore],
+               corpus_mentions: Callable[[str], bool] | None = None, said: str = "") -> Answer:
+        """The best sentences of `hits` as a cited answer, or the refusal when the evidence is
+        missing: a name the question gives that the corpus never mentions (`corpus_mentions`),
+        no sentence scoring above the threshold, or a best sentence from a document that does
+        not mention what the question is about."""
+        refusal = Answer(question=question, text=self.refusal_text, answerable=False, search_query=search_query)
+        if corpus_mentions and not all(corpus_mentions(name) for name in self.subjects.names(question)):
+            return refusal
+        sentences = self.score(question, search_query, hits, said)
         if not sentences or sentences[0].score < self.threshold:
-            return Answer(question=question, text=self.refusal_text, answerable=False, search_query=search_query)
+            return refusal
+        if sentences[0].covers < self.weights.min_covers:
+            return refusal
         chosen = self._select(sentences)
         citations = [Citation(s.source, s.start_line, s.end_line, s.text, s.page) for s in chosen]
         text = " ".join(f"{one_line(s.text)} [{i}]" for i, s in enumerate(chosen, 1))
         return Answer(question=question, text=text, answerable=True, citations=citations, search_query=search_query)
 
-    def score(self, question: str, search_query: str, hits: list[NodeWithScore]) -> list[Sentence]:
-        """Candidate sentences from `hits`, best first, with their scores."""
+    def score(self, question: str, search_query: str, hits: list[NodeWithScore], said: str = "") -> list[Sentence]:
+        """Candidate sentences from `hits`, best first, with their scores; sentences of `said` (the
+        conversation's last answer) lose `answered_before`."""
         sentences = split_sentences(hits, self.sources)
         if not sentences:
             return []
@@ -149,36 +186,38 @@ class ExtractiveAnswerer:
         names = [term for n in names_in(question) for term in self._stem(tokenize(n))[:1]]
         seen = set().union(*terms, *before)
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
-        expects = [pattern for asks, pattern in _EXPECTS if asks.search(question)]
+        asked = asked_type(question)
+        subject = {term: 1.0 for term, weight in self.subjects.of(question).items() if weight == 1.0}
         for sentence, own, prior in zip(sentences, terms, before, strict=True):
             # Words only in the previous sentence count half: "It ..." leans on it.
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
+            sentence.offers = tuple(new_candidates(sentence.text, asked, search_query))
+            # Cues of a reason add up ("This retaliation is in response to…" over "designed to").
+            count = min(2, len({o.lower() for o in sentence.offers})) if asked == AnswerType.REASON else 1
+            sentence.typed = typed = w.offers * count if sentence.offers else -w.lacks if is_typed(asked) else 0.0
+            document = self.sources(sentence.source)
+            sentence.covers = self.subjects.share_mentioned(subject, sentence.source, document.text) if document else 0.0
             sentence.score = (
                 w.lexical * overlap / total
-                + w.expects * sum(min(2, len(set(p.findall(sentence.text.lower())))) for p in expects)
+                + typed
                 + w.rank_prior / (1 + sentence.rank)
                 - w.missing_name * missing
+                - w.off_subject * (1 - sentence.covers)
             )
         # Embedding sentences is most of an answer's cost: only the lexically likeliest are embedded.
-        keep = sorted(range(len(sentences)), key=lambda i: sentences[i].score, reverse=True)[: self.max_embedded]
+        # Chosen on relevance without the asked-type part, so that a sentence continuing the best
+        # one ("It would be very selfish…") can still support it (see _select).
+        keep = sorted(range(len(sentences)), key=lambda i: sentences[i].score - sentences[i].typed,
+                      reverse=True)[: self.max_embedded]
         sentences, terms = [sentences[i] for i in keep], [terms[i] for i in keep]
         vectors = self.embedder.embed([search_query] + [one_line(s.text) for s in sentences])
         for sentence, similarity in zip(sentences, vectors[1:] @ vectors[0], strict=True):
             sentence.score += w.dense * float(similarity)
-        if search_query != question:
-            self._demote_answered(question, sentences, terms, weights)
+        for sentence in sentences:
+            sentence.said = bool(said) and one_line(sentence.text) in said
+            if sentence.said and not sentence.offers:  # a follow-up asks for something the last answer lacked
+                sentence.score -= w.answered_before
         return sorted(sentences, key=lambda s: s.score, reverse=True)
-
-    def _demote_answered(self, question: str, sentences: list[Sentence], terms: list[set[str]],
-                         weights: dict[str, float]) -> None:
-        own = set(self._stem(content_terms(question)))
-        context = {t: v for t, v in weights.items() if t not in own}
-        if not context:
-            return
-        matched = [sum(v for t, v in context.items() if t in ts) for ts in terms]
-        anchor = max(range(len(sentences)), key=lambda i: (matched[i], sentences[i].score))
-        if not own & terms[anchor]:
-            sentences[anchor].score -= self.weights.answered_before
 
     def _term_weights(self, question: str, search_query: str, sentences: list[set[str]]) -> dict[str, float]:
         """IDF over the candidate sentences for the question's words; context words count half."""
@@ -189,25 +228,34 @@ class ExtractiveAnswerer:
             df = sum(1 for s in sentences if term in s)
             weights[term] = math.log(1 + n / (1 + df))
         if search_query != question:
-            own = set(self._stem(content_terms(question)))
+            # The earlier turn's names and numbers ("OpenSSL", "3.0.0") are what "that release" or
+            # "its documentation" points to: they count in full, its other words half.
+            pointed = [w for term in self.subjects.of(search_query) for w in content_terms(term)]
+            own = set(self._stem(content_terms(question) + pointed))
             weights = {t: v if t in own else v / 2 for t, v in weights.items()}
         return weights
 
     def _select(self, ranked: list[Sentence]) -> list[Sentence]:
+        """The best sentence first (it answers), then up to `max_sentences - 1` supporting ones in
+        reading order. A sentence continuing the best one is judged on its relevance alone, not on
+        holding the asked type: "…and how did he describe it?" is answered by the one after the name."""
         w = self.weights
         best = ranked[0]
         chosen = [best]
         for sentence in ranked[1:]:
             if len(chosen) >= self.max_sentences:
                 break
+            if sentence.said and not sentence.offers:  # quoted in the last answer already
+                continue
             new_source = all(c.source != sentence.source for c in chosen)
             continues = sentence.source == best.source and sentence.previous == best.text and _CONTINUES.match(sentence.text)
             ratio = w.continuation_ratio if continues else w.other_source_ratio if new_source else w.keep_ratio
-            if sentence.score >= ratio * best.score:
+            relevant = sentence.score >= ratio * best.score or (
+                continues and sentence.score - sentence.typed >= ratio * (best.score - best.typed))
+            if relevant:
                 chosen.append(sentence)
-        # Quote in reading order within a document, best document first.
         order = {c.source: i for i, c in reversed(list(enumerate(chosen)))}
-        return sorted(chosen, key=lambda c: (order[c.source], c.start_line))
+        return [best, *sorted(chosen[1:], key=lambda c: (order[c.source], c.start_line))]
 
 
 def split_sentences(hits: list[NodeWithScore], sources: SourceLookup) -> list[Sentence]:

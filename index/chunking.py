@@ -29,6 +29,7 @@ _ABBREVIATIONS = {
 _BOUNDARY = re.compile(
     r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"  # end of sentence, next one starts
     r"|\n(?=[ \t]*(?:#|[-*•+] |\d+[.)] |\|))"  # a Markdown heading, list item or table row
+    r"|\n[ \t]*[-=*_~+#]{3,}[ \t]*(?=\n|$)"  # a rule line ("====" under a title) belongs to no sentence
 )
 _INITIALS = re.compile(r"(?:[a-z]\.)*[a-z]")  # "J.D. Vance", "A. Smith"
 _WORD_BEFORE = re.compile(r"([\w.]+)[.!?…][\"'”’)\]]*$")
@@ -37,8 +38,35 @@ _WORD_BEFORE = re.compile(r"([\w.]+)[.!?…][\"'”’)\]]*$")
 BOOKKEEPING_KEYS = ["source", "start_line", "end_line", "file_sha", "page", "url", "published", "text_sha"]
 
 
+# A "sentence" longer than this that spans lines is not prose but lines without full stops
+# (a table, a list, a heading glued to its text, code): each of its lines stands alone.
+_LONGEST_SENTENCE = 300
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
     """(start, end) offsets of the sentences in text[start:end], whitespace trimmed."""
+    for s_start, s_end in _prose_spans(text, start, end):
+        piece = text[s_start:s_end]
+        if "\n" not in piece or (s_end - s_start <= _LONGEST_SENTENCE and " | " not in piece):
+            yield s_start, s_end
+            continue
+        yield from _line_groups(text, s_start, s_end)
+
+
+def _line_groups(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """text[start:end] cut before each line that does not continue the one above: a line that
+    opens with a capital, a digit or a symbol starts a new piece, one that opens in lower case
+    is hard-wrapped prose and stays with it."""
+    piece_start = start
+    for line_start, _ in _line_spans(text[:end], start):
+        opener = text[line_start:end].lstrip(" \t")[:1]
+        if line_start > piece_start and opener not in ("", "\n") and not opener.islower():
+            yield from _trimmed(text, piece_start, line_start)
+            piece_start = line_start
+    yield from _trimmed(text, piece_start, end)
+
+
+def _prose_spans(text: str, start: int, end: int | None) -> Iterator[tuple[int, int]]:
     end = len(text) if end is None else end
     cursor = start
     for match in _BOUNDARY.finditer(text, start, end):
@@ -48,7 +76,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterato
             word = ""
         if word in _ABBREVIATIONS or _INITIALS.fullmatch(word):
             continue
-        yield from _trimmed(text, cursor, match.end())
+        # A sentence ends after its punctuation; a line break (and a rule line) belongs to neither side.
+        yield from _trimmed(text, cursor, match.start() if match.group().startswith("\n") else match.end())
         cursor = match.end()
     yield from _trimmed(text, cursor, end)
 

@@ -60,6 +60,7 @@ class OnnxSentenceEmbedding(BaseEmbedding):
     max_tokens: int = MAX_TOKENS
     _session: Any = PrivateAttr()
     _tokenizer: Any = PrivateAttr()
+    _vocabulary: frozenset[str] | None = PrivateAttr(default=None)
     _input_names: set[str] = PrivateAttr()
     _dimension: int = PrivateAttr()
 
@@ -88,6 +89,13 @@ class OnnxSentenceEmbedding(BaseEmbedding):
     @classmethod
     def class_name(cls) -> str:
         return "OnnxSentenceEmbedding"
+
+    def is_common_word(self, word: str) -> bool:
+        """True when `word` (lower case) is a whole token of the model's vocabulary: a general
+        English word, as opposed to a product name or a rare term that WordPiece splits."""
+        if self._vocabulary is None:
+            self._vocabulary = frozenset(w for w in self._tokenizer.get_vocab() if w.isalpha())
+        return word in self._vocabulary
 
     def count_tokens(self, text: str) -> int:
         """Word pieces the encoder sees for `text`, special tokens excluded."""

@@ -5,14 +5,20 @@ from __future__ import annotations
 import threading
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.answer import ExtractiveAnswerer, condense, load_template
+from index.answer import (
+    ExtractiveAnswerer,
+    load_template,
+    needs_context,
+    resolve_followup,
+)
 from index.config import Settings
 from index.llm import LLMAnswerer, TokenSink
-from index.models import Answer, Citation, IndexReport, SourceInfo
+from index.models import Answer, Citation, IndexReport, SourceInfo, Turn
 from index.sources import SourceCache, SourceText
 from index.store import ChunkStore, Manifest
 
@@ -59,23 +65,36 @@ class Engine:
             self._embedder = OnnxSentenceEmbedding(self.settings.embedder, self.settings.embed_batch_size)
         return self._embedder
 
-    def ask(self, question: str, history: Sequence[str] = (), on_token: TokenSink | None = None,
+    def ask(self, question: str, history: Sequence[Turn | str] = (), on_token: TokenSink | None = None,
             as_of: date | None = None) -> Answer:
         """Answer from the documents as they stood on `as_of` (default: today; see
-        HybridRetriever.retrieve). In LLM mode `on_token` receives the model's text as it
-        streams (unverified: the returned Answer is what was checked against the sources)."""
+        HybridRetriever.retrieve). `history` holds the conversation's earlier turns, oldest first
+        (a bare string is a question whose answer is not known). In LLM mode `on_token` receives
+        the model's text as it streams (unverified: the returned Answer is what was checked)."""
         text = clean_question(question)
         if not text:
             raise QuestionError("The question is empty: type a question about the documents.")
         retriever, answerer = self._current()
-        earlier = [clean_question(h) for h in history][-self.settings.history_turns :]
-        search_query = condense(text, earlier, self.settings.history_turns)
+        turns = self._turns(text, history, as_of)
+        resolved, search_query = resolve_followup(text, turns)
         if self._llm_answerer is not None:
-            search_query = self._llm_answerer.condense(text, earlier, search_query)
+            search_query = self._llm_answerer.condense(text, turns, search_query)
         hits = retriever.retrieve(search_query, self.settings.top_k, as_of)
         if self._llm_answerer is not None:
             return self._llm_answerer.answer(text, search_query, hits, on_token)
-        return answerer.answer(text, search_query, hits)
+        said = turns[-1].answer if turns and search_query != text else ""
+        answer = answerer.answer(text, search_query, hits, retriever.mentions, said)
+        return replace(answer, question=text, resolved_question=resolved if resolved != text else "")
+
+    def _turns(self, question: str, history: Sequence[Turn | str], as_of: date | None) -> list[Turn]:
+        """The last `history_turns` turns, cleaned. When the question leans on the last turn and
+        its answer is not known (a history of questions only, as `--history` gives), that turn is
+        answered first, as it was when the conversation happened."""
+        turns = [h if isinstance(h, Turn) else Turn(str(h)) for h in history][-self.settings.history_turns :]
+        turns = [Turn(clean_question(t.question), t.answer) for t in turns if clean_question(t.question)]
+        if turns and not turns[-1].answer and needs_context(question):
+            turns[-1] = self.ask(turns[-1].question, turns[:-1], as_of=as_of).turn()
+        return turns
 
     def reindex(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
                 progress: ProgressFn | None = None) -> IndexReport:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.models import Answer, parse_day, row_day
+from index.models import Answer, as_turn, parse_day, row_day
 
 
 def normalise(text: str) -> str:
@@ -67,6 +67,9 @@ class EvalReport:
             "refusal_rate": _share(sum(not r.answerable for r in refuse), len(refuse)),
             "false_refusals": _share(sum(not r.answerable for r in answerable), len(answerable)),
             "quotes_verbatim": _share(sum(r.verbatim_quotes for r in self.rows), quotes),
+            **{f"{kind}_accuracy": _share(sum(bool(r.correct) for r in answerable if r.kind == kind),
+                                          sum(1 for r in answerable if r.kind == kind))
+               for kind in sorted({r.kind for r in answerable} - {"fact"})},
             "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
             "p95_ms": 1000 * latencies[round(0.95 * (len(latencies) - 1))] if latencies else None,
         }
@@ -99,7 +102,8 @@ def evaluate(rows: Iterable[dict], ask: Callable[..., Answer], verify: Callable[
     report = EvalReport()
     for i, row in enumerate(rows):
         started = time.perf_counter()
-        answer = ask(row["question"], list(row.get("history") or []), as_of=parse_day(row.get("date")))
+        history = [as_turn(h) for h in row.get("history") or []]
+        answer = ask(row["question"], history, as_of=parse_day(row.get("date")))
         seconds = time.perf_counter() - started
         kind = row.get("kind") or ("refuse" if row.get("keys") == [] and not row.get("answer") else "fact")
         sources = set(row.get("sources") or [])

@@ -14,7 +14,7 @@ from llama_index.core.schema import Document, MetadataMode, TextNode
 from index.chunking import LineChunker
 from index.embedding import OnnxSentenceEmbedding
 from index.models import IndexReport
-from index.sources import SUPPORTED_SUFFIXES, SourceError, file_digest, read_source
+from index.sources import SourceError, file_digest, read_source
 from index.store import ChunkStore, FileEntry, Manifest, StoreError
 
 # (files done, files to process, chunks embedded so far)
@@ -41,15 +41,12 @@ def scan(paths: list[Path], sources_dir: Path) -> tuple[list[FoundFile], list[tu
     skipped: list[tuple[str, str]] = []
     for root in paths:
         root = root.resolve()
-        if root.is_file():
+        if root.is_dir():
+            base, candidates = root, _walk(root)
+        else:
             base = sources_dir.resolve() if root.is_relative_to(sources_dir.resolve()) else root.parent
             candidates = [root]
-        else:
-            base, candidates = root, _walk(root)
         for path in candidates:
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                skipped.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
-                continue
             if not path.is_file():
                 skipped.append((str(path), "not a readable regular file (broken link?)"))
                 continue
@@ -146,6 +143,9 @@ class Indexer:
             source = read_source(item.path, self.store.settings.max_file_bytes)
         except (SourceError, OSError) as exc:
             report.skipped.append((str(item.path), str(exc)))
+            return None
+        except Exception as exc:  # noqa: BLE001  a parser's own failure (lxml, pypdf) skips this file only
+            report.skipped.append((str(item.path), f"unreadable file ({type(exc).__name__}: {exc})"[:300]))
             return None
         report.warnings.extend(f"{item.key}: {w}" for w in source.warnings)
         metadata: dict[str, Any] = {"source": item.key, "file_sha": digest, "body_start": source.body_start,

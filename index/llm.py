@@ -18,10 +18,16 @@ from typing import Any
 import numpy as np
 from llama_index.core.schema import NodeWithScore
 
-from index.answer import ExtractiveAnswerer, Sentence, content_terms, needs_context, split_sentences
+from index.answer import (
+    ExtractiveAnswerer,
+    Sentence,
+    content_terms,
+    needs_context,
+    split_sentences,
+)
 from index.chunking import sentence_spans
 from index.config import Settings
-from index.models import Answer, Citation, one_line
+from index.models import Answer, Citation, Turn, one_line
 
 TokenSink = Callable[[str], None]
 NOT_FOUND = "NOT_IN_DOCUMENTS"  # what the prompt tells the model to write when passages lack the answer
@@ -62,11 +68,12 @@ class LLMAnswerer:
         self.condense_prompt = condense_prompt
         self.fallback_note = fallback_note.strip()
 
-    def condense(self, question: str, history: Sequence[str], heuristic: str) -> str:
+    def condense(self, question: str, history: Sequence[Turn], heuristic: str) -> str:
         """A standalone question for retrieval; the heuristic one if the model fails."""
         if not history or not needs_context(question):
             return question
-        prompt = self.condense_prompt.format(history="\n".join(f"- {h}" for h in history), question=question)
+        lines = [f"- Q: {t.question}" + (f"\n  A: {t.answer}" if t.answer else "") for t in history]
+        prompt = self.condense_prompt.format(history="\n".join(lines), question=question)
         try:
             rewritten = one_line(self._complete(prompt, None))
         except Exception:  # any model/network failure: the heuristic still works

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -30,6 +31,23 @@ def one_line(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One exchange of a conversation: the question and the answer given ("" when not known)."""
+
+    question: str
+    answer: str = ""
+
+
+def as_turn(item: object) -> Turn:
+    """A history item of a batch or eval row: a question, or {"question": …, "answer": …}."""
+    if isinstance(item, dict) and isinstance(item.get("question"), str):
+        return Turn(item["question"], str(item.get("answer") or ""))
+    if isinstance(item, str):
+        return Turn(item)
+    raise TypeError("a `history` item is a question string or an object with a `question`")
+
+
+@dataclass(frozen=True)
 class Citation:
     source: str  # path relative to the sources folder it was indexed from
     start_line: int
@@ -46,6 +64,13 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     # The query actually used for retrieval (differs from `question` for follow-ups).
     search_query: str = ""
+    # The question with its pronoun resolved from the conversation ("" when it had none).
+    resolved_question: str = ""
+
+    def turn(self) -> Turn:
+        """This exchange as a turn of the conversation, for the next question's history."""
+        given = re.sub(r"\s*\[\d+\]", "", self.text) if self.answerable else ""
+        return Turn(self.resolved_question or self.question, given)
 
     def to_dict(self) -> dict:
         return {

@@ -84,6 +84,7 @@ class HybridRetriever:
         self._recent_days = settings.recent_days
         k = settings.candidates_k
         retrievers = []
+        self._bm25: Any = None
         if mode in ("hybrid", "dense"):
             index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder)
             retrievers.append(index.as_retriever(similarity_top_k=k))
@@ -94,11 +95,22 @@ class HybridRetriever:
             bm25.stemmer = SharedStemmer()
             bm25.similarity_top_k = min(k, len(bm25.corpus))
             retrievers.append(bm25)
+            self._bm25 = bm25
         # num_queries=1: no query generation, so the LLM is never called.
         self._fusion = QueryFusionRetriever(
             retrievers, llm=MockLLM(), mode="reciprocal_rerank", num_queries=1,
             use_async=False, similarity_top_k=k,
         )
+
+    def mentions(self, word: str) -> bool:
+        """True when some indexed chunk holds `word` (as BM25 tokenises it); True without BM25."""
+        if self._bm25 is None:
+            return True
+        model = self._bm25.bm25
+        vocabulary, starts = model.vocab_dict, model.scores["indptr"]
+        tokens = bm25_tokens([word])[0]
+        ids = [vocabulary.get(t) for t in tokens]
+        return all(i is not None and (i + 1 >= len(starts) or starts[i + 1] > starts[i]) for i in ids)
 
     def retrieve(self, query: str, top_k: int, as_of: date | None = None) -> list[NodeWithScore]:
         """The best `top_k` chunks for `query`, recent documents first; with `as_of`, as the

@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | {".pdf", ".docx", ".html", ".htm"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+# Plain text by name; any other file (README, COPYING, NEWS without a suffix) is recognised by content.
+TEXT_SUFFIXES = MARKDOWN_SUFFIXES | {".txt", ".text", ".rst", ".csv", ".tsv", ".json", ".jsonl", ".log",
+                                     ".ini", ".cfg", ".conf", ".toml", ".yaml", ".yml", ".xml", ".tex"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx", ".gz"}
+# Never text, whatever the first bytes say: refused by name without reading them.
+BINARY_SUFFIXES = frozenset(
+    ".png .jpg .jpeg .gif .bmp .ico .webp .tif .tiff .zip .tar .xz .bz2 .zst .7z .rar .exe .dll .so .o .a "
+    ".class .jar .pyc .mp3 .mp4 .wav .ogg .flac .avi .mov .mkv .woff .woff2 .ttf .otf .sqlite .db .bin .iso".split()
+)
+MAX_GUNZIPPED_BYTES = 100_000_000  # a .gz that inflates past this is refused (gzip bomb)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n", re.DOTALL)
 _FRONT_MATTER_KEYS = ("title", "url", "published")
 MAX_UNZIPPED_BYTES = 100_000_000  # a DOCX that inflates past this is refused (zip bomb)
@@ -78,28 +90,81 @@ def decode(data: bytes) -> tuple[str, list[str]]:
     return text.replace("\r\n", "\n").replace("\r", "\n"), warnings
 
 
+def looks_binary(data: bytes) -> bool:
+    """True for bytes that are not text: NUL bytes, or mostly bytes no text encoding would use.
+
+    Random bytes without NUL decode as Windows-1252 into garbage; text that is not UTF-8
+    (Latin-1, cp1252 prose) has a few high bytes among mostly ASCII letters."""
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+        return False
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(head) - 3:  # a multi-byte character cut by the 8 KB window
+            return False
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    high = sum(1 for b in head if b >= 128)
+    return controls > len(head) // 100 or high > len(head) // 4
+
+
+def _kind_of(name: str, data: bytes) -> str:
+    """"pdf", "docx", "html", "markdown" or "text" by suffix, else by content; SourceError otherwise."""
+    suffix = Path(name).suffix.lower()
+    if suffix == ".pdf" or data.startswith(b"%PDF-"):
+        return "pdf"
+    if suffix == ".docx" or (data.startswith(b"PK\x03\x04") and b"word/" in data[:65536]):
+        return "docx"
+    head = data[:1024].lstrip().lower()
+    if suffix in HTML_SUFFIXES or head.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    if suffix in MARKDOWN_SUFFIXES:
+        return "markdown"
+    if suffix not in BINARY_SUFFIXES and (suffix in TEXT_SUFFIXES or not looks_binary(data)):
+        return "text"
+    raise SourceError(f"unsupported file type {suffix}" if suffix else "looks like a binary file")
+
+
 def read_source(path: Path, max_bytes: int = 1 << 62) -> SourceText:
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise SourceError(f"unsupported file type {suffix or '(none)'}")
+    """The indexable text of `path`, recognised by suffix or, for other names, by content
+    (a README or NEWS without a suffix, gzip-compressed text). SourceError says why not."""
+    if not path.is_file():
+        raise SourceError("not a regular file (a device, a FIFO or a broken link)")
     size = path.stat().st_size
     if size > max_bytes:
         raise SourceError(f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
     data = path.read_bytes()
-    if suffix == ".pdf":
-        source = _read_pdf(path)
-    elif suffix == ".docx":
-        source = _read_docx(path)
-    elif b"\x00" in data[:8192]:
+    name = path.name
+    if data.startswith(b"\x1f\x8b"):
+        data, name = _gunzip(data, max_bytes), path.name.removesuffix(".gz").removesuffix(".GZ")
+    kind = _kind_of(name, data)
+    if kind == "pdf":
+        source = _read_pdf(io.BytesIO(data))
+    elif kind == "docx":
+        source = _read_docx(io.BytesIO(data))
+    elif looks_binary(data):
         raise SourceError("looks like a binary file")
     else:
         text, warnings = decode(data)
-        source = _read_html(text, warnings) if suffix in (".html", ".htm") else SourceText(text, warnings=warnings)
-        if suffix in (".md", ".markdown"):
+        source = _read_html(text, warnings) if kind == "html" else SourceText(text, warnings=warnings)
+        if kind == "markdown":
             _apply_front_matter(source)
     if not source.text[source.body_start :].strip():
         raise SourceError("file is empty" if not data.strip() else "no text to index")
     return source
+
+
+def _gunzip(data: bytes, max_bytes: int) -> bytes:
+    limit = min(max_bytes, MAX_GUNZIPPED_BYTES)
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise SourceError(f"unreadable gzip file ({exc})") from None
+    if len(inflated) > limit:
+        raise SourceError(f"the gzip file inflates past {limit:,} bytes")
+    return inflated
 
 
 def _apply_front_matter(source: SourceText) -> None:
@@ -117,7 +182,7 @@ def _tidy(line: str) -> str:
     return " ".join(line.split())
 
 
-def _read_pdf(path: Path) -> SourceText:
+def _read_pdf(path: Path | io.BytesIO) -> SourceText:
     import logging
 
     from pypdf import PdfReader
@@ -147,7 +212,7 @@ def _read_pdf(path: Path) -> SourceText:
     return source
 
 
-def _read_docx(path: Path) -> SourceText:
+def _read_docx(path: Path | io.BytesIO) -> SourceText:
     import docx
 
     try:
@@ -155,20 +220,51 @@ def _read_docx(path: Path) -> SourceText:
             inflated = sum(info.file_size for info in archive.infolist())
         if inflated > MAX_UNZIPPED_BYTES:
             raise SourceError(f"the DOCX inflates to {inflated:,} bytes (zip bomb?)")
-        document = docx.Document(str(path))
+        document = docx.Document(path)
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise SourceError(f"unreadable DOCX ({type(exc).__name__})") from None
     except ValueError as exc:  # python-docx: not a Word document
         if isinstance(exc, SourceError):
             raise
         raise SourceError(f"unreadable DOCX ({exc})") from None
-    lines = [_tidy(p.text) for p in document.paragraphs]
-    for table in document.tables:
-        lines.extend(" | ".join(_tidy(cell.text) for cell in row.cells) for row in table.rows)
+    from docx.table import Table
+
+    lines: list[str] = []
+    for block in document.iter_inner_content():  # paragraphs and tables in reading order
+        if isinstance(block, Table):
+            rows = [[_tidy(cell.text) for cell in _unmerged(row.cells)] for row in block.rows]
+            lines.extend(table_lines(rows, header=len(rows) > 1))
+        else:
+            lines.append(_tidy(block.text))
     source = SourceText(text="\n".join(line for line in lines if line))
     if document.core_properties.title:
         source.metadata["title"] = _tidy(document.core_properties.title)
     return source
+
+
+def _unmerged(cells: list) -> list:
+    """A row's cells with a merged cell once (python-docx repeats it for every grid column)."""
+    unique: list = []
+    for cell in cells:
+        if not unique or cell._tc is not unique[-1]._tc:
+            unique.append(cell)
+    return unique
+
+
+def table_lines(rows: list[list[str]], header: bool) -> list[str]:
+    """One line per table row; with a header row, each cell is named by its column's header
+    ("Filter ID: 0x21 | Alignment: 1 byte"), so a row read alone still says what it holds."""
+    if not rows:
+        return []
+    names = rows[0] if header else []
+    lines = [" | ".join(c for c in rows[0] if c)] if header else []
+    for row in rows[1:] if header else rows:
+        if len(names) == len(row):
+            cells = [f"{name}: {cell}" if name and cell else cell for name, cell in zip(names, row, strict=True)]
+        else:
+            cells = row
+        lines.append(" | ".join(c for c in cells if c))
+    return lines
 
 
 class _VisibleText(HTMLParser):
@@ -183,24 +279,51 @@ class _VisibleText(HTMLParser):
         self.parts: list[str] = []
         self.title: list[str] = []
         self._hidden: list[str] = []
+        self._tables: list[list[str]] = []  # per open table: its header cells ([] until known)
+        self._row: list[list[str]] | None = None  # the cells of the row being read
+        self._header_row = False
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag in self.HIDDEN:
             self._hidden.append(tag)
+        elif tag == "table":
+            self._tables.append([])  # header names of the table being read, once its first row is
+        elif tag == "tr" and self._tables:
+            self._row, self._header_row = [], True
+        elif tag in ("td", "th") and self._row is not None:
+            self._row.append([])
+            self._header_row &= tag == "th"
         elif tag in self.BLOCKS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if self._hidden and self._hidden[-1] == tag:
             self._hidden.pop()
-        elif tag in self.BLOCKS:
+        elif tag == "tr" and self._row is not None:
+            self._end_row()
+        elif tag == "table" and self._tables:
+            if self._row is not None:
+                self._end_row()
+            self._tables.pop()
+            self.parts.append("\n")
+        elif tag in self.BLOCKS and self._row is None:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if self._hidden[-1:] == ["title"]:
             self.title.append(data)
         elif not self._hidden:
-            self.parts.append(data)
+            (self._row[-1] if self._row else self.parts).append(data)
+
+    def _end_row(self) -> None:
+        cells = [_tidy("".join(cell)) for cell in self._row or []]
+        header, self._row = self._tables[-1], None
+        if self._header_row and any(cells) and not header:
+            self._tables[-1] = cells
+            lines = table_lines([cells], header=True)
+        else:
+            lines = table_lines([header, cells], header=True)[1:] if header else table_lines([cells], header=False)
+        self.parts.append("\n" + "\n".join(lines) + "\n")
 
 
 def _read_html(html: str, warnings: list[str]) -> SourceText:
@@ -241,7 +364,7 @@ class SourceCache:
             if cached and cached[0] == stamp:
                 return cached[1]
             source = read_source(path)
-        except (OSError, SourceError):
+        except Exception:  # noqa: BLE001  unreadable now: its quotes cannot be checked, as for a missing file
             return None
         if len(self._texts) >= self._size:
             self._texts.pop(next(iter(self._texts)))

@@ -35,8 +35,15 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram.format import LIMIT, Block, answer_blocks, quote_blocks, sources_blocks, split_messages
-from index import Engine
+from bot.telegram.format import (
+    LIMIT,
+    Block,
+    answer_blocks,
+    quote_blocks,
+    sources_blocks,
+    split_messages,
+)
+from index import Engine, Turn
 from index.engine import NoIndexError, QuestionError
 from index.models import Citation
 from index.sources import SUPPORTED_SUFFIXES
@@ -199,7 +206,7 @@ class TelegramBot:
         question = self.addressed_text(message, context)
         if question is None or not await self.admitted(update):
             return
-        history: list[str] = context.chat_data.setdefault("history", [])
+        history: list[Turn] = context.chat_data.setdefault("history", [])
         await with_retry(lambda: context.bot.send_chat_action(message.chat_id, ChatAction.TYPING))
         draft = DraftMessage(update) if self.settings.llm else None
         try:
@@ -208,7 +215,7 @@ class TelegramBot:
             draft_message = await draft.close() if draft else None
         if answer is None:
             return
-        history.append(question)
+        history.append(answer.turn())
         del history[: -self.settings.history_turns]
         blocks, shortened = answer_blocks(answer)
         markup = None

@@ -1,0 +1,85 @@
+"""Answer quality on every public question set, one table: the command issue 12 asks for.
+
+    python bench/quality.py [--sets dev,realtimeqa,realtimeqa2,techdocs] [--work DIR] [--json]
+
+Each set's documents are indexed into their own data folder under --work (incrementally, so a
+second run only answers), then every row is answered as `citebot eval` does (dated rows as of
+their day; follow-ups with their history). Prints, per set and for all sets pooled: accuracy of
+the answerable rows, accuracy per kind (fact, multi, followup), refusal rate on the unanswerable
+rows, false refusals, cited-source hit, quotes verbatim, p50/p95 latency. Tune on some sets and
+read the others: a change that wins where it was tuned and loses elsewhere is noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))
+
+from index import Engine, Settings  # noqa: E402
+from index.evaluate import EvalReport, evaluate, read_rows  # noqa: E402
+
+SETS = {
+    "dev": (SHARED / "eval" / "dev_qa.jsonl", ROOT / "seeds"),
+    "realtimeqa": (SHARED / "benchmarks" / "realtimeqa" / "questions.jsonl", SHARED / "benchmarks" / "realtimeqa" / "docs"),
+    "realtimeqa2": (SHARED / "benchmarks" / "realtimeqa2" / "questions.jsonl", SHARED / "benchmarks" / "realtimeqa2" / "docs"),
+    "techdocs": (SHARED / "benchmarks" / "techdocs" / "questions.jsonl", SHARED / "benchmarks" / "techdocs" / "docs"),
+}
+COLUMNS = ["rows", "accuracy", "fact", "multi", "followup", "refusal", "false_ref", "cited", "verbatim", "p50", "p95"]
+
+
+def run_set(name: str, work: Path) -> EvalReport:
+    questions, docs = SETS[name]
+    engine = Engine(Settings.load(data_dir=work / name, sources_dir=docs))
+    report = engine.reindex()
+    print(f"{name}: {report.summary}", file=sys.stderr)
+    return evaluate(read_rows(questions), engine.ask, engine.verify)
+
+
+def figures(report: EvalReport) -> dict[str, float | int | None]:
+    s = report.summary()
+    fact = [r for r in report.rows if r.kind == "fact"]
+    return {
+        "rows": s["rows"], "accuracy": s["accuracy"],
+        "fact": sum(bool(r.correct) for r in fact) / len(fact) if fact else None,
+        "multi": s.get("multi_accuracy"), "followup": s.get("followup_accuracy"),
+        "refusal": s["refusal_rate"], "false_ref": s["false_refusals"], "cited": s["cited_source_hit"],
+        "verbatim": s["quotes_verbatim"], "p50": s["p50_ms"], "p95": s["p95_ms"],
+    }
+
+
+def cell(name: str, value: float | int | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if name in ("rows", "p50", "p95") else f"{value:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "quality")
+    parser.add_argument("--json", action="store_true", help="print every row too, as JSON")
+    args = parser.parse_args()
+    names = [n.strip() for n in args.sets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SETS]
+    if unknown:
+        parser.error(f"unknown set(s): {', '.join(unknown)}")
+    reports = {name: run_set(name, args.work) for name in names}
+    reports["all"] = EvalReport(rows=[row for r in reports.values() for row in r.rows])
+    if args.json:
+        print(json.dumps({name: r.to_dict() for name, r in reports.items()}, ensure_ascii=False))
+        return
+    print("| set | " + " | ".join(COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 1) + "|")
+    for name, report in reports.items():
+        row = figures(report)
+        print(f"| {name} | " + " | ".join(cell(c, row[c]) for c in COLUMNS) + " |")
+
+
+if __name__ == "__main__":
+    main()

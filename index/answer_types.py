@@ -1,0 +1,157 @@
+"""What a question asks for, and the candidates of that type a sentence holds.
+
+Plain patterns, no model: no named-entity or reader model ships its weights in a
+PyPI wheel (see the README), and these types are mostly written the same way in
+every corpus (a date, a version, a number with its unit, an e-mail address).
+A sentence that holds a candidate of the asked type which the question does not
+already contain adds the asked fact; one without only restates the question.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class AnswerType(str, Enum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+    PLACE = "place"
+    DATE = "date"
+    DURATION = "duration"
+    NUMBER = "number"
+    MONEY = "money"
+    PERCENT = "percent"
+    VERSION = "version"
+    EMAIL = "email"
+    URL = "url"
+    OPTION = "option"
+    LICENCE = "licence"
+    IDENTIFIER = "identifier"
+    YES_NO = "yes/no"
+    REASON = "reason"
+    DEFINITION = "definition"
+    OTHER = "other"
+
+
+_MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+                r"forty|fifty|sixty|hundred|thousand|million|billion|trillion|dozen|half|a few|several)")
+_UNIT_TIME = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century|ms|milliseconds?)"
+_NUM = r"\d[\d,]*(?:\.\d+)?"
+_CALENDAR = re.compile(rf"{_MONTH}\.?|(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|yesterday|tomorrow", re.I)
+
+# Each type's candidates in a sentence. Names are capitalised word runs; without a
+# named-entity model, persons, organisations and places share that one recogniser.
+_NAME = r"(?:[A-Z][\w’'.&-]*[\w.]|[A-Z])(?:\s+(?:of|the|de|van|von|al|bin|for|and|&)?\s*[A-Z][\w’'.&-]*\w)*"
+_CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
+    AnswerType.DATE: re.compile(
+        rf"\b\d{{4}}-\d\d-\d\d\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\.?,?\s+\d{{4}}\b"
+        rf"|\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b|\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+        rf"|\b\d{{1,2}}\s+{_MONTH}\b|\b(?:{_MONTH}\.?\s+)?(?:1[5-9]|20)\d\d\b"
+        r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\byesterday\b|\blast (?:week|month|year)\b", re.I),
+    AnswerType.DURATION: re.compile(rf"\b(?:{_NUM}|{_NUMBER_WORD})(?:[\s-]+(?:and a half|more))?[\s-]+{_UNIT_TIME}\b", re.I),
+    AnswerType.MONEY: re.compile(rf"[$€£¥]\s?{_NUM}(?:\s?(?:[mb]n?|k|million|billion|trillion)\b)?"
+                                 rf"|\b{_NUM}\s?(?:million|billion|trillion)?\s?(?:dollars|euros|pounds|yuan|yen|rupees|usd|eur)\b", re.I),
+    AnswerType.PERCENT: re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b|percentage points?\b)", re.I),
+    AnswerType.NUMBER: re.compile(rf"(?<![\w.-]){_NUM}(?:\s?(?:%|[kmgt]i?b\b|bytes?\b|bits?\b|[kmg]hz\b|ms\b|kg\b|km\b|miles?\b"
+                                  rf"|million\b|billion\b|trillion\b|thousand\b|hundred\b))?|\b{_NUMBER_WORD}\b|\b0x[0-9a-f]+\b", re.I),
+    AnswerType.VERSION: re.compile(r"\b[vV]?\d+(?:\.\d+)+[a-z]?\b|\b(?:version|release|v)\s?\d+[a-z]?\b", re.I),
+    AnswerType.EMAIL: re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    AnswerType.URL: re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[\w-]+(?:\.[\w-]+)+[^\s<>\"')\]]*|\b[\w-]+\.(?:org|com|net|io)\b"),
+    AnswerType.OPTION: re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"),
+    AnswerType.LICENCE: re.compile(
+        r"\b(?:A?GPL|LGPL|GFDL|MPL|EPL)[\w.+-]*|\bMIT\b|\bBSD[\w.-]*|\bApache(?:[\s-]+(?:License|Licence))?(?:[\s,-]+(?:version\s+)?2(?:\.0)?)?"
+        r"|\bISC\b|\bCC[\s-]?BY[\w.\s-]*?\d(?:\.\d)?|\bCC0\b|\bCreative Commons\b|\bpublic domain\b|\bArtistic\b|\bUnlicense\b"
+        r"|\bzlib (?:license|licence)\b|\bGNU (?:General|Lesser|Free)[\w\s]*?(?:License|Licence)", re.I),
+    AnswerType.IDENTIFIER: re.compile(r"\b[A-Z]{2,}-\d+(?:-\d+)*\b|\b[A-Za-z]+_[\w]+\b|\b\w+\.(?:[a-z]{1,4})\b(?!\.)|\b0x[0-9a-fA-F]+\b"
+                                      r"|(?<![\w.])\.[a-z][a-z0-9]{0,5}\b"  # a file name ending: ".tzst"
+                                      r"|\b(?:RFC|ISO|CVE|PEP|IEEE)\s?\d+\b|\b[A-Z]+\d+[A-Z\d]*\b"),
+    AnswerType.REASON: re.compile(r"\bbecause\b|\bdue to\b|\bin response\b|\bretaliat\w*|\bas a result\b|\bin order to\b|\breasons?\b"
+                                  r"|\bcaus\w*|\bdesigned to\b|\baim\w*|\bso that\b|\bto (?:avoid|prevent|allow|ensure|make)\b"
+                                  r"|\bneeds?\b|\brequires?\b|\bwithout\b|\bnot (?:supported|available)\b|\bmissing\b", re.I),
+    AnswerType.DEFINITION: re.compile(r"\b(?:is|are|means|refers to|stands for|is called|known as)\b", re.I),
+    AnswerType.YES_NO: re.compile(r"\b(?:yes|no|not|never|cannot|can't|does|doesn't|supports?|only)\b", re.I),
+}
+_NAMES = re.compile(_NAME)
+for _kind in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
+    _CANDIDATES[_kind] = _NAMES
+
+# Question shape → the type asked for. The earliest match in the question wins (its
+# interrogative phrase comes first: "what weight does it get when none is given" asks
+# for a number); on a tie, the earlier pattern.
+_W = r"(?:[\w'-]+ ){0,3}"  # up to three words between "which" and its noun
+_ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for p, t in [
+    (r"^.*?\be-?mail\b", AnswerType.EMAIL),  # "where should I email …" asks for an address
+    (r"\b(?:url|web ?site|web ?page|home ?page|link)\b", AnswerType.URL),
+    (rf"\b(?:which|what|under) {_W}(?:licen[cs]es?|copyleft)\b|\blicensed under\b", AnswerType.LICENCE),
+    (rf"\b(?:which|what) {_W}(?:option|flag|switch|environment variable|variable|setting|parameter|argument|directive)s?\b", AnswerType.OPTION),
+    (rf"\b(?:which|what) {_W}(?:version|release)s?\b|\bsince (?:which|what) (?:version|release)\b", AnswerType.VERSION),
+    (r"^\W*why\b|\bwhat (?:was|is|were|are) the (?:reason|cause|purpose)|\bwhat caused\b|\bfor what reason\b", AnswerType.REASON),
+    (r"\bhow long\b|\bfor how many (?:days|weeks|months|years|hours|minutes)\b|\bwhat (?:duration|period)\b"
+     r"|\bhow many (?:days|weeks|months|years|hours|minutes|seconds)\b", AnswerType.DURATION),
+    (r"\bwhen (?:is|was|were|are|did|does|do|will|would|can|could|should|has|have|had)\b|\bsince when\b"
+     rf"|\b(?:what|which) {_W}(?:year|date|day|month)s?\b|\bhow (?:old|recent)\b|\b(?:more|most) recent\b|\bnewer\b|\bolder\b", AnswerType.DATE),
+    (r"\bwhat (?:share|percentage|proportion|portion|fraction|percent)\b|\bhow many percent\b", AnswerType.PERCENT),
+    (r"\bwhat (?:price|cost|fee|salary|fine|budget)\b|\bhow much (?:money|\w+ )?(?:did|does|do|will|would|is|was)\b[^?]*"
+     r"\b(?:cost|costs|pay|paid|worth|raised?|spen[dt]|fined?)\b", AnswerType.MONEY),
+    (r"\bhow (?:many|much|large|big|high|far|fast|deep|wide|heavy|tall|small)\b"
+     rf"|\b(?:which|what) {_W}(?:number|amount|size|total|value|weight|port|uid|gid|level|limit|population|count|score)s?\b"
+     r"|\bwhat (?:is|was|are) the (?:largest|smallest|maximum|minimum|highest|lowest|most|least|default)\b", AnswerType.NUMBER),
+    (rf"\b(?:which|what) {_W}(?:cve|rfc|id|identifier|code|file|files|command|program|tool|function|format|extension|"
+     r"suffix|endings?|field|header|key|directory|path|signal)s?\b", AnswerType.IDENTIFIER),
+    (rf"^\W*(?:who|whom|whose)\b|\b(?:and )?who\b|\b(?:which|what) {_W}(?:person|people|man|woman|authors?|leader|president|"
+     r"minister|secretary|chancellor|king|queen|prince|princess|player|actor|actress|singer|ceo|founder|maintainer|"
+     r"developer|writer|star|coach|official|candidate|judge|senator|governor|director|spokesperson|politician)s?\b", AnswerType.PERSON),
+    (rf"^\W*where\b|\b(?:which|what) {_W}(?:country|countries|city|cities|state|states|continent|place|region|town|"
+     r"island|nation|province|county|capital|location)\b", AnswerType.PLACE),
+    (rf"\b(?:which|what) {_W}(?:company|companies|organi[sz]ations?|agency|agencies|party|team|club|firm|bank|university|"
+     r"group|network|airline|brand|maker|manufacturer|retailer|newspaper|court|band)\b", AnswerType.ORGANISATION),
+    (r"^\W*(?:is|are|was|were|does|do|did|can|could|will|would|has|have|should)\b", AnswerType.YES_NO),
+    (r"^\W*what (?:is|are|does)\b(?! the (?:name|number))[^?]{0,40}\??$|\bwhat does \S+ (?:mean|stand for)\b|^\W*define\b",
+     AnswerType.DEFINITION),
+]]
+_NUMERIC = {AnswerType.NUMBER, AnswerType.MONEY, AnswerType.PERCENT, AnswerType.DURATION, AnswerType.DATE, AnswerType.VERSION}
+
+
+def asked_type(question: str) -> AnswerType:
+    """The kind of fact `question` asks for; OTHER when its shape says nothing."""
+    found = [(match.start(), order, kind) for order, (pattern, kind) in enumerate(_ASKS)
+             if (match := pattern.search(question))]
+    return min(found)[2] if found else AnswerType.OTHER
+
+
+def is_typed(kind: AnswerType) -> bool:
+    """True for types a sentence either visibly holds or not (not reasons, definitions, yes/no)."""
+    return kind not in (AnswerType.OTHER, AnswerType.REASON, AnswerType.DEFINITION, AnswerType.YES_NO)
+
+
+def candidates(text: str, kind: AnswerType) -> list[str]:
+    """Candidates of `kind` in `text`, in order (names: capitalised runs not opening the text)."""
+    pattern = _CANDIDATES.get(kind)
+    if pattern is None:
+        return []
+    found = [m.group().strip() for m in pattern.finditer(text)]
+    if kind in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
+        opener = re.match(r"\W*(\w+)", text)
+        found = [f for f in found if not (opener and f == opener.group(1)) and not _CALENDAR.fullmatch(f)]
+    if kind == AnswerType.NUMBER and not found:
+        found = [m.group() for m in _CANDIDATES[AnswerType.VERSION].finditer(text)]
+    return found
+
+
+def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
+    """Candidates of `kind` in `text` that the question itself does not contain."""
+    asked = _fold(question)
+    words = set(asked.split())
+    fresh = []
+    for candidate in candidates(text, kind):
+        folded = _fold(candidate)
+        if not folded or folded in asked or (kind not in _NUMERIC and set(folded.split()) <= words):
+            continue
+        fresh.append(candidate)
+    return fresh
+
+
+def _fold(text: str) -> str:
+    return " ".join(re.sub(r"[^\w.%$@/:-]+", " ", text.lower().replace("’", "'")).split())
