@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -17,12 +18,15 @@ from index.answer import (
     resolve_followup,
 )
 from index.config import Settings
+from index.evidence import named_documents
 from index.llm import LLMAnswerer, TokenSink
 from index.models import Answer, Citation, IndexReport, SourceInfo, Turn
 from index.sources import SourceCache, SourceText
 from index.store import ChunkStore, Manifest
 
 if TYPE_CHECKING:
+    from llama_index.core.schema import NodeWithScore
+
     from index.embedding import OnnxSentenceEmbedding
     from index.ingest import ProgressFn
     from index.retrieve import HybridRetriever
@@ -79,12 +83,28 @@ class Engine:
         resolved, search_query = resolve_followup(text, turns)
         if self._llm_answerer is not None:
             search_query = self._llm_answerer.condense(text, turns, search_query)
-        hits = retriever.retrieve(search_query, self.settings.top_k, as_of)
+        candidates = retriever.retrieve(search_query, self.settings.candidates_k, as_of)
+        hits = candidates[: self.settings.top_k]
         if self._llm_answerer is not None:
             return self._llm_answerer.answer(text, search_query, hits, on_token)
-        said = turns[-1].answer if turns and search_query != text else ""
-        answer = answerer.answer(text, search_query, hits, retriever.mentions, said)
+        named = named_documents(resolved, candidates, self.settings.top_k)
+        if named:
+            parts = [self._part(retriever, search_query, word, sources, list(named), as_of)
+                     for word, sources in named.items()]
+            answer = answerer.combine(text, search_query, parts, retriever.mentions)
+        else:
+            said = turns[-1].answer if turns and search_query != text else ""
+            answer = answerer.answer(text, search_query, hits, retriever.mentions, said)
         return replace(answer, question=text, resolved_question=resolved if resolved != text else "")
+
+    def _part(self, retriever: HybridRetriever, query: str, word: str, sources: set[str], words: list[str],
+              as_of: date | None) -> list[NodeWithScore]:
+        """The best passages of `sources` for `query` without the words naming the other parts."""
+        others = [re.escape(w) for w in words if w != word]
+        own_query = re.sub(rf"\b(?:{'|'.join(others)})\b", " ", query, flags=re.I)
+        found = retriever.retrieve(own_query, self.settings.candidates_k, as_of)
+        # All of the named documents' candidates, not only top_k: the part is one document.
+        return [hit for hit in found if hit.node.metadata.get("source") in sources]
 
     def _turns(self, question: str, history: Sequence[Turn | str], as_of: date | None) -> list[Turn]:
         """The last `history_turns` turns, cleaned. When the question leans on the last turn and

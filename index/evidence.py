@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from llama_index.core.schema import NodeWithScore
+
 from index.words import QUESTION_WORDS, STOPWORDS
 
 _WORD = re.compile(r"\w[\w./+',-]*[\w+]|\w")
@@ -58,17 +60,19 @@ class SubjectTerms:
         return len(word) < 3 or any(word.endswith(s) and self._is_common(word[: len(word) - len(s)] if s else word)
                                     for s in _SUFFIXES)
 
-    def share_mentioned(self, terms: dict[str, float], source: str, text: str) -> float:
-        """The weighted share of `terms` that the document `source` (its full text) mentions."""
+    def share_mentioned(self, terms: dict[str, float], text: str, source: str | None = None) -> float:
+        """The weighted share of `terms` that `text` mentions; a document's lower-cased text is
+        kept by `source` (and length), since every sentence of it asks."""
         total = sum(terms.values())
         if not total:
             return 1.0
-        key = (source, len(text))
-        lowered = self._documents.get(key)
+        lowered = self._documents.get((source, len(text))) if source else None
         if lowered is None:
-            if len(self._documents) > 256:
-                self._documents.clear()
-            lowered = self._documents[key] = text.lower()
+            lowered = text.lower()
+            if source:
+                if len(self._documents) > 256:
+                    self._documents.clear()
+                self._documents[(source, len(text))] = lowered
         return sum(w for t, w in terms.items() if _mentions(lowered, t)) / total
 
 
@@ -81,3 +85,42 @@ def _mentions(text: str, term: str) -> bool:
             return True  # a word's start; "4.9" must not match "4.91", but "tmux" matches "tmux's"
         start = text.find(term, start + 1)
     return False
+
+
+_COMBINES = re.compile(r"\b(?:and|or|both|each|versus|vs)\b", re.I)
+_NAME_PARTS = re.compile(r"[a-z0-9]+")
+
+
+def named_documents(question: str, hits: list[NodeWithScore], near: int) -> dict[str, set[str]]:
+    """The documents the question names apart, by the word that names them, when it names two or more.
+
+    "Which licences cover ninja and tmux?" over files named ninja-build-copyright.txt and
+    tmux-copyright.txt: each file name holds one of the question's words and not the other's,
+    and the two words are joined by "and", so the answer needs a passage of each. Only
+    documents among the first `2 * near` hits count. A question that names at most one group
+    of files, or whose naming words are not coordinated, gives {} and is answered as one."""
+    if not _COMBINES.search(question):
+        return {}
+    words = set(_NAME_PARTS.findall(question.lower())) - STOPWORDS - QUESTION_WORDS
+    named: dict[str, set[str]] = {}
+    for hit in hits[: 2 * near]:
+        source = hit.node.metadata.get("source", "")
+        stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+        for word in words & set(_NAME_PARTS.findall(stem)):
+            named.setdefault(word, set()).add(source)
+    chosen: dict[str, set[str]] = {}
+    for word, sources in sorted(named.items(), key=lambda item: (len(item[1]), item[0])):
+        if all(sources.isdisjoint(c) for c in chosen.values()):
+            chosen[word] = sources
+    if len(chosen) < 2 or not _coordinated(question.lower(), list(chosen)):
+        return {}
+    return chosen
+
+
+def _coordinated(question: str, words: list[str]) -> bool:
+    """True when "and", "or", "versus"… stands between two of `words` at most six words apart
+    ("ninja and of tmux", "gzip release or the newest GNU tar")."""
+    tokens = _NAME_PARTS.findall(question)
+    places = sorted((i, w) for i, w in enumerate(tokens) if w in words)
+    return any(a != b and j - i <= 7 and any(_COMBINES.fullmatch(t) for t in tokens[i + 1 : j])
+               for (i, a), (j, b) in zip(places, places[1:], strict=False))
