@@ -18,7 +18,13 @@ from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore
 
-from index.answer_types import AnswerType, asked_type, is_typed, new_candidates
+from index.answer_types import (
+    AnswerType,
+    asked_type,
+    candidates,
+    is_typed,
+    new_candidates,
+)
 from index.chunking import sentence_spans
 from index.embedding import OnnxSentenceEmbedding
 from index.evidence import SubjectTerms
@@ -73,6 +79,9 @@ class Weights:
     # that repeat the question's names (RealTime QA 0.61 → 0.57), so it is off.
     names_here: float = 0.0
     part_names_here: float = 0.15
+    # A sentence holding the version or number the question names ("release 2.2 (…)" for
+    # "When was 2.2 released?") gains this share.
+    numbers_here: float = 0.15
     rank_prior: float = 0.1  # 0.05 → 0.1 helped both halves of RealTime QA (alternate weeks), dev unchanged
     missing_name: float = 0.35
     # A follow-up asks for something new: a sentence the last answer quoted is demoted, unless
@@ -91,6 +100,7 @@ def needs_context(question: str) -> bool:
 
 
 _PERSONAL = {"he", "she", "him", "his", "her", "hers"}
+QUESTION_OPENERS = {"Which", "What", "Who", "Whom", "Whose", "When", "Where", "Why", "How", "In", "On", "Is", "Does", "Did"}
 _POSSESSIVE = {"his", "her", "its", "their"}
 _DEMONSTRATIVE = {"this", "that", "these", "those"}
 # "that" before a noun ("that release") is a determiner: the noun says what is meant.
@@ -100,8 +110,8 @@ _DETERMINED = re.compile(r"\b(?:this|that|these|those)\s+(?!is\b|was\b|are\b|wer
 def referent(pronoun: str, last: Turn) -> str:
     """What `pronoun` points to in the last turn, or "" when the last question's own words say it.
 
-    A personal pronoun (he, her) means the first new name the last answer gave (else a name in
-    the last question). "it", "they" mean the answer when the last question asked which place or
+    A personal pronoun (he, her) means the name the last answer gave when the last question asked
+    for a person, else the name the last question was about. "it", "they" mean the answer when the last question asked which place or
     organisation ("Which country…?" → "Why did it do that?"); otherwise they point to the last
     question's subject ("the --zstd option" → "make tar pick it"), whose words are already in
     the retrieval query. A bare "that" means the fact the last answer gave ("older than that")."""
@@ -109,7 +119,10 @@ def referent(pronoun: str, last: Turn) -> str:
     word = pronoun.lower()
     if word in _PERSONAL:
         named = new_candidates(last.answer, AnswerType.PERSON, last.question) if last.answer else []
-        return (named or names_in(last.question) or [""])[0]
+        subject = [c for c in candidates(last.question, AnswerType.PERSON) if c not in QUESTION_OPENERS]
+        # "Who maintains it?" → "Where does she live?" is about the answer; after "Which town
+        # does Ada Quill live in?", "her address" is still Ada Quill's.
+        return (named + subject if asked == AnswerType.PERSON or not subject else subject)[0] if named or subject else ""
     if not last.answer:
         return ""
     if word in _DEMONSTRATIVE and is_typed(asked):
@@ -209,6 +222,7 @@ class ExtractiveAnswerer:
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
         asked = asked_type(question)
         subject = {term: 1.0 for term, weight in self.subjects.of(question).items() if weight == 1.0}
+        numbers = {term: 1.0 for term in subject if any(ch.isdigit() for ch in term)}
         for sentence, own, prior in zip(sentences, terms, before, strict=True):
             # Words only in the previous sentence count half: "It ..." leans on it.
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
@@ -219,6 +233,7 @@ class ExtractiveAnswerer:
             document = self.sources(sentence.source)
             sentence.covers = self.subjects.share_mentioned(subject, document.text, sentence.source) if document else 0.0
             named = self.subjects.share_mentioned(subject, sentence.text) if subject else 0.0
+            numbered = self.subjects.share_mentioned(numbers, sentence.text) if numbers else 0.0
             sentence.score = (
                 w.lexical * overlap / total
                 + typed
@@ -226,6 +241,7 @@ class ExtractiveAnswerer:
                 - w.missing_name * missing
                 - w.off_subject * (1 - sentence.covers)
                 + (w.part_names_here if in_part else w.names_here) * named
+                + w.numbers_here * numbered
             )
         # Embedding sentences is most of an answer's cost: only the lexically likeliest are embedded.
         # Chosen on relevance without the asked-type part, so that a sentence continuing the best

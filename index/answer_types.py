@@ -80,10 +80,11 @@ for _kind in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
 # Question shape → the type asked for. The earliest match in the question wins (its
 # interrogative phrase comes first: "what weight does it get when none is given" asks
 # for a number); on a tie, the earlier pattern.
-_W = r"(?:[\w'-]+ ){0,3}"  # up to three words between "which" and its noun
+# Up to three words between "which" and its noun, none a verb ("which CVE did the release fix").
+_W = r"(?:(?!(?:is|was|are|were|did|does|do|has|have|had|will|can|could|would|should)\b)[\w'-]+ ){0,3}"
 _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for p, t in [
     (r"^.*?\be-?mail\b", AnswerType.EMAIL),  # "where should I email …" asks for an address
-    (r"\b(?:url|web ?site|web ?page|home ?page|link)\b", AnswerType.URL),
+    (r"^.*?\b(?:url|web ?site|web ?page|home ?page|link)\b", AnswerType.URL),
     (rf"\b(?:which|what|under) {_W}(?:licen[cs]es?|copyleft)\b|\blicensed under\b", AnswerType.LICENCE),
     (rf"\b(?:which|what) {_W}(?:option|flag|switch|environment variable|variable|setting|parameter|argument|directive)s?\b", AnswerType.OPTION),
     (rf"\b(?:which|what) {_W}(?:version|release)s?\b|\bsince (?:which|what) (?:version|release)\b", AnswerType.VERSION),
@@ -131,7 +132,8 @@ def candidates(text: str, kind: AnswerType) -> list[str]:
     pattern = _CANDIDATES.get(kind)
     if pattern is None:
         return []
-    found = [m.group().strip() for m in pattern.finditer(text)]
+    found = [m.group().strip().rstrip(".,;:") if kind == AnswerType.URL else m.group().strip()
+             for m in pattern.finditer(text)]
     if kind in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
         opener = re.match(r"\W*(\w+)", text)
         found = [f for f in found if not (opener and f == opener.group(1)) and not _CALENDAR.fullmatch(f)]

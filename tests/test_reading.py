@@ -1,0 +1,188 @@
+"""Answer-type aware reading, evidence-based refusal, conversations, tables and two-document
+answers, on a small technical-docs folder the tests write themselves (real embedder, real Chroma)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from index.answer_types import AnswerType, asked_type, candidates, new_candidates
+from tests.conftest import assert_verbatim, make_engine
+
+README = """frobnicate -- a small tool that rewrites configuration files
+
+Many people ask which port the frobd daemon listens on and how to change it.
+By default frobd listens on port 7412; the --port option changes it.
+The frobnicate project is maintained by Ada Quill.
+Ada Quill lives in Tromso, where she also runs the local user group.
+Her e-mail address is ada.quill@frob.example and bug reports go there too.
+Use --dry-run to see the rewritten files without saving them.
+"""
+
+NEWS = """frobnicate NEWS
+
+* Noteworthy changes in release 2.3 (2021-03-04) [stable]
+The --dry-run option was added to preview changes.
+
+* Noteworthy changes in release 2.2 (2020-11-19) [stable]
+Rewritten files keep their permissions.
+
+* Noteworthy changes in release 2.1 (2019-06-30) [stable]
+First release with the frobd daemon.
+"""
+
+
+def _docx(path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("The frob container format stores a checksum of every block.")
+    document.add_paragraph("Checksum types are listed below.")
+    table = document.add_table(rows=4, cols=3)
+    for row, cells in zip(table.rows, [("Checksum ID", "Size", "Checksum name"), ("0x01", "4 bytes", "CRC32"),
+                                        ("0x04", "8 bytes", "CRC64"), ("0x0A", "32 bytes", "SHA-256")], strict=True):
+        for cell, text in zip(row.cells, cells, strict=True):
+            cell.text = text
+    document.save(str(path))
+
+
+@pytest.fixture(scope="module")
+def docs_engine(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("reading")
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "frobnicate-readme").write_text(README)  # no suffix: recognised by its content
+    (docs / "frobnicate-news.txt.gz").write_bytes(gzip.compress(NEWS.encode()))
+    _docx(docs / "frob-format.docx")
+    (docs / "limits.html").write_text(
+        "<html><head><title>frobd limits</title></head><body><p>Limits of the frobd daemon.</p>"
+        "<table><tr><th>Setting</th><th>Default</th><th>Maximum</th></tr>"
+        "<tr><td>connections</td><td>64</td><td>4096</td></tr>"
+        "<tr><td>file size</td><td>16 MiB</td><td>2 GiB</td></tr></table></body></html>")
+    (docs / "frobnicate-copyright.txt").write_text(
+        "Upstream-Name: frobnicate\nFiles: *\nCopyright: 2019 Ada Quill\nLicense: MIT\n")
+    (docs / "zapper-copyright.txt").write_text(
+        "Upstream-Name: zapper\nFiles: *\nCopyright: 2017 Piet Vrolijk\nLicense: ISC\n")
+    engine = make_engine(root / "data", docs)
+    report = engine.reindex()
+    assert not report.skipped and len(report.added) == 6, report.skipped
+    return engine, docs
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Who maintains the parser?", AnswerType.PERSON),
+    ("Which company bought the studio?", AnswerType.ORGANISATION),
+    ("Where is the conference held?", AnswerType.PLACE),
+    ("When was version 2.3 released?", AnswerType.DATE),
+    ("How long does the build take?", AnswerType.DURATION),
+    ("How many workers does it start?", AnswerType.NUMBER),
+    ("What price did the shares reach?", AnswerType.MONEY),
+    ("What percentage of users upgraded?", AnswerType.PERCENT),
+    ("Which version added the cache?", AnswerType.VERSION),
+    ("Where should I email bug reports?", AnswerType.EMAIL),
+    ("What is the project's web site?", AnswerType.URL),
+    ("Which option turns on colour?", AnswerType.OPTION),
+    ("Under which licence is the manual distributed?", AnswerType.LICENCE),
+    ("Which CVE did the release fix?", AnswerType.IDENTIFIER),
+    ("Why did the build fail?", AnswerType.REASON),
+    ("Does it support IPv6?", AnswerType.YES_NO),
+    ("What is a glob?", AnswerType.DEFINITION),
+    ("In the manual, what weight does a glob get when none is given?", AnswerType.NUMBER),
+])
+def test_the_asked_type(question, kind):
+    assert asked_type(question) == kind
+
+
+@pytest.mark.parametrize(("text", "kind", "expected"), [
+    ("It came out on 2021-03-04 and again on 7 September 2021.", AnswerType.DATE, ["2021-03-04", "7 September 2021"]),
+    ("The freeze lasted six months, then 3 weeks.", AnswerType.DURATION, ["six months", "3 weeks"]),
+    ("Prices rose 4.5% to $1.2 billion.", AnswerType.PERCENT, ["4.5%"]),
+    ("Prices rose 4.5% to $1.2 billion.", AnswerType.MONEY, ["$1.2 billion"]),
+    ("Upgrade from 3.0.19 to v3.1.", AnswerType.VERSION, ["3.0.19", "v3.1"]),
+    ("Write to ada.quill@frob.example or see https://frob.example/docs.", AnswerType.EMAIL, ["ada.quill@frob.example"]),
+    ("Write to ada.quill@frob.example or see https://frob.example/docs.", AnswerType.URL, ["https://frob.example/docs"]),
+    ("Use --dry-run or -v, or set FROB_DEBUG.", AnswerType.OPTION, ["--dry-run", "-v", "FROB_DEBUG"]),
+    ("License: Apache-2.0; docs under CC-BY-3.0.", AnswerType.LICENCE, ["Apache-2.0", "CC-BY-3.0"]),
+    ("Buffers of 16 MiB and 16384 bytes.", AnswerType.NUMBER, ["16 MiB", "16384 bytes"]),
+])
+def test_candidates_of_each_type(text, kind, expected):
+    assert candidates(text, kind) == expected
+
+
+def test_a_candidate_the_question_already_holds_is_not_new():
+    assert new_candidates("Release 2.3 came out on 2021-03-04.", AnswerType.DATE, "When was 2.3 released?") == ["2021-03-04"]
+    assert new_candidates("Ada Quill maintains it.", AnswerType.PERSON, "Is Ada Quill the maintainer?") == []
+
+
+@pytest.mark.parametrize(("question", "expected", "source"), [
+    ("Which port does frobd listen on by default?", "7412", "frobnicate-readme"),
+    ("Where should I email bug reports for frobnicate?", "ada.quill@frob.example", "frobnicate-readme"),
+    ("When was frobnicate 2.2 released?", "2020-11-19", "frobnicate-news.txt.gz"),
+    ("Which option previews the rewritten files without saving them?", "--dry-run", "frobnicate-readme"),
+])
+def test_the_answer_leads_with_a_sentence_holding_the_asked_type(docs_engine, question, expected, source):
+    engine, docs = docs_engine
+    answer = engine.ask(question)
+    assert answer.answerable, answer.text
+    assert expected in answer.citations[0].quote, answer.text  # the first sentence answers
+    assert answer.citations[0].source == source
+    for citation in answer.citations:
+        assert_verbatim(citation, docs) if not citation.source.endswith(".gz") else None
+        assert engine.verify(citation)
+
+
+def test_a_sentence_restating_the_question_loses_to_the_one_with_the_fact(docs_engine):
+    engine, _ = docs_engine
+    answer = engine.ask("Which port does frobd listen on?")
+    assert "7412" in answer.citations[0].quote
+    assert "Many people ask" not in answer.citations[0].quote
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("What checksum ID does the frob format assign to SHA-256?", "0x0A"),
+    ("What is the maximum number of connections of frobd?", "4096"),
+])
+def test_table_rows_answer_with_their_header_cells(docs_engine, question, expected):
+    engine, _ = docs_engine
+    answer = engine.ask(question)
+    assert answer.answerable and expected in answer.citations[0].quote, answer.text
+    assert ":" in answer.citations[0].quote and "|" in answer.citations[0].quote  # "Header: cell | …"
+    assert engine.verify(answer.citations[0])
+
+
+@pytest.mark.parametrize("question", [
+    "Which frobnicate release added QUIC support?",  # a name the documents never mention
+    "When was zorblat 1.2 released?",  # a product no document is about
+])
+def test_refusal_on_evidence(docs_engine, question):
+    engine, _ = docs_engine
+    answer = engine.ask(question)
+    assert not answer.answerable and not answer.citations, answer.text
+
+
+def test_a_three_turn_conversation_resolves_pronouns_from_the_answers(docs_engine):
+    engine, _ = docs_engine
+    first = engine.ask("Who maintains the frobnicate project?")
+    assert "Ada Quill" in first.text
+    second = engine.ask("Which town does she live in?", [first.turn()])
+    assert "Tromso" in second.citations[0].quote, second.text
+    third = engine.ask("What is her e-mail address?", [first.turn(), second.turn()])
+    assert "ada.quill@frob.example" in third.citations[0].quote, third.text
+    assert third.resolved_question == "What is Ada Quill's e-mail address?"
+
+
+def test_a_question_only_history_is_answered_first(docs_engine):
+    engine, _ = docs_engine
+    answer = engine.ask("Which town does she live in?", ["Who maintains the frobnicate project?"])
+    assert "Tromso" in answer.text and "Ada Quill" in answer.resolved_question
+
+
+def test_a_question_naming_two_documents_cites_both(docs_engine):
+    engine, docs = docs_engine
+    answer = engine.ask("Which licences cover frobnicate and zapper, according to their copyright files?")
+    assert "MIT" in answer.text and "ISC" in answer.text, answer.text
+    assert {c.source for c in answer.citations} == {"frobnicate-copyright.txt", "zapper-copyright.txt"}
+    for citation in answer.citations:
+        assert_verbatim(citation, docs)
