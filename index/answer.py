@@ -184,7 +184,11 @@ class ExtractiveAnswerer:
         sentences = self.score(question, search_query, hits, said, in_part)
         if not sentences or sentences[0].score < self.threshold:
             return refusal
-        if sentences[0].covers < self.weights.min_covers:
+        best = sentences[0]
+        document = self.sources(best.source)
+        versions = {v: 1.0 for v in self.subjects.versions(question)}
+        if best.covers < self.weights.min_covers or (
+                versions and document and self.subjects.share_mentioned(versions, document.text, best.source) < 1):
             return refusal
         chosen = self._select(sentences, max_sentences or self.max_sentences)
         citations = [Citation(s.source, s.start_line, s.end_line, s.text, s.page) for s in chosen]

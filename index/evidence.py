@@ -20,6 +20,7 @@ from index.words import QUESTION_WORDS, STOPWORDS
 _WORD = re.compile(r"\w[\w./+',-]*[\w+]|\w")
 _HAS_DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"v?\d+(?:\.\d+)*[a-z]?")  # a version or a plain number: "4.9", "590", "3.0.19"
+_VERSION = re.compile(r"v?\d+(?:\.\d+)+[a-z]?")
 _FIRST_WORD = re.compile(r"\W*(\w+)")
 # Short suffixes tried before a word counts as outside the vocabulary ("crawlers" → "crawl").
 _SUFFIXES = ("", "s", "es", "ers", "er", "ed", "ing", "ly")
@@ -51,6 +52,11 @@ class SubjectTerms:
                 terms[lower] = 0.5  # "20-for-1" may be written "20-for-one"; "first-ever" is two common words
         return terms
 
+    def versions(self, question: str) -> list[str]:
+        """The dotted version numbers the question gives ("4.9", "3.0.19"): a document that never
+        writes one of them cannot say anything about that release."""
+        return [t for t in self.of(question) if _VERSION.fullmatch(t)]
+
     def names(self, question: str) -> list[str]:
         """The terms that name something (capitalised or with digits), which a corpus about the
         question must mention somewhere."""
@@ -80,6 +86,8 @@ def _mentions(text: str, term: str) -> bool:
     start = text.find(term)
     while start >= 0:
         before = text[start - 1] if start else " "
+        if before == "v" and _HAS_DIGIT.match(term) and (start < 2 or not text[start - 2].isalnum()):
+            before = " "  # "v2.39" mentions 2.39
         after = text[start + len(term)] if start + len(term) < len(text) else " "
         if not before.isalnum() and not (after.isalnum() and _HAS_DIGIT.search(term)):
             return True  # a word's start; "4.9" must not match "4.91", but "tmux" matches "tmux's"

@@ -155,6 +155,7 @@ def test_table_rows_answer_with_their_header_cells(docs_engine, question, expect
 @pytest.mark.parametrize("question", [
     "Which frobnicate release added QUIC support?",  # a name the documents never mention
     "When was zorblat 1.2 released?",  # a product no document is about
+    "When was frobnicate 2.7 released?",  # a release its NEWS never mentions
 ])
 def test_refusal_on_evidence(docs_engine, question):
     engine, _ = docs_engine
