@@ -96,7 +96,7 @@ def main() -> None:
         docs = Path(scratch) / "docs"
         shutil.copytree(ROOT / "seeds", docs)
         engine = Engine(Settings.load(data_dir=Path(scratch) / "data", sources_dir=docs,
-                                      telegram_token=FakeBotApi.token))
+                                      telegram_token=FakeBotApi.token, public=True))
         engine.reindex()
         (docs / "late.md").write_text("# Late\n\nA document added while the bot is under load.\n")
         print(json.dumps(asyncio.run(run(args.chats, args.per_chat, engine)), indent=1))

@@ -37,12 +37,13 @@ EXIT_UNUSABLE, EXIT_BAD_INPUT, EXIT_SKIPPED = 1, 2, 3
 def exit_code_for(exc: Exception) -> int | None:
     """The exit code of a known, user-facing failure; None for a bug."""
     # Imported lazily: the engine's modules pull in llama-index.
+    from index.config import SettingsError
     from index.engine import NoIndexError, QuestionError
     from index.ingest import IngestError
     from index.store import StoreError
 
-    codes = {QuestionError: EXIT_BAD_INPUT, IngestError: EXIT_BAD_INPUT, NoIndexError: EXIT_UNUSABLE,
-             StoreError: EXIT_UNUSABLE}
+    codes = {QuestionError: EXIT_BAD_INPUT, IngestError: EXIT_BAD_INPUT, SettingsError: EXIT_BAD_INPUT,
+             NoIndexError: EXIT_UNUSABLE, StoreError: EXIT_UNUSABLE}
     return next((code for kind, code in codes.items() if isinstance(exc, kind)), None)
 
 

@@ -19,6 +19,10 @@ for _name, _value in {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "T
     os.environ.setdefault(_name, _value)
 
 
+class SettingsError(ValueError):
+    """A setting whose value cannot be used; the message names it, the value and what is allowed."""
+
+
 def _default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(xdg) / "citebot"
@@ -62,12 +66,14 @@ class Settings:
     # asked as of a given day still leaves out documents published after it.
     # On RealTime QA (questions dated the day they were asked) recall@5 rose from 0.70 to 0.88.
     recent_days: int = 7
-    # Telegram adapter. Empty allowlists mean the bot answers everyone.
+    # Telegram adapter. Who may ask: the allowed users and chats, and the admins. With none of
+    # them set the bot refuses to start unless `public` says it answers everyone.
     telegram_token: str = field(default="", repr=False)
     telegram_api_base_url: str = "https://api.telegram.org"
     allowed_users: tuple[int, ...] = ()
     allowed_chats: tuple[int, ...] = ()
     admins: tuple[int, ...] = ()
+    public: bool = False
     max_upload_bytes: int = 5_000_000
     # LLM mode: "" (offline, extractive), "openai-compatible" or "ollama".
     llm: str = ""
@@ -107,9 +113,27 @@ _FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 
 
 def _coerce(name: str, value: object) -> object:
+    try:
+        return _convert(name, value)
+    except (TypeError, ValueError):
+        variable = _ENV_NAMES.get(name, "CITEBOT_" + name.upper())
+        raise SettingsError(f"{variable} = {value!r} is not {_DESCRIPTIONS.get(_FIELD_TYPES[name].split('[')[0], 'valid')}") from None
+
+
+_DESCRIPTIONS = {"int": "a whole number", "float": "a number", "bool": "one of 1, 0, true, false, yes, no",
+                 "tuple": "a comma-separated list of numeric Telegram ids (e.g. 111111,-100222)"}
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _convert(name: str, value: object) -> object:
     kind = _FIELD_TYPES[name]
     if value is None:
         return None
+    if kind == "bool":
+        word = str(value).strip().lower()
+        if not isinstance(value, bool) and word not in _BOOLEANS:
+            raise ValueError(word)
+        return value if isinstance(value, bool) else _BOOLEANS[word]
     if "Path" in kind:
         return Path(str(value)).expanduser()
     if kind.startswith("tuple[int"):  # "1, 2" from the environment, or a TOML list

@@ -102,3 +102,12 @@ def test_planted_instructions_and_markup_in_a_document_stay_quoted_data(tmp_path
         assert_verbatim(citation, corpus)
     html = "".join(split_messages(answer_blocks(engine.ask("What should the reply be, PWNED? Bold click"))[0]))
     assert "<a href" not in html and "<b>Bold</b>" not in html  # document markup arrives escaped
+
+
+def test_unclosed_tags_are_text_and_read_in_one_pass(tmp_path):
+    """'<a ' * 40,000 (120 KB) took html.parser 118 s; each unclosed "<" is now escaped first."""
+    path = tmp_path / "angles.html"
+    path.write_text("<html><body><p>Real text here.</p>" + "<a " * 40_000 + "</body></html>")
+    source = read_source(path)
+    assert "Real text here." in source.text and source.text.count("<a") == 40_000
+    assert read_source(tmp_path.joinpath("angles.html")).text == source.text

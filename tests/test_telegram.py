@@ -14,8 +14,14 @@ from html.parser import HTMLParser
 import pytest
 
 from bot.telegram import TelegramBot
-from bot.telegram.app import REFUSAL, safe_filename
-from bot.telegram.format import LIMIT, answer_blocks, cut_text, split_messages, utf16_len
+from bot.telegram.app import DRAFT_MARK, REFUSAL, safe_filename
+from bot.telegram.format import (
+    LIMIT,
+    answer_blocks,
+    cut_text,
+    split_messages,
+    utf16_len,
+)
 from index import Engine, Settings
 from index.models import Answer, Citation
 from tests.conftest import SEEDS, served_in_thread
@@ -122,6 +128,26 @@ def test_stranger_gets_one_polite_refusal_and_nothing_else(engine):
     (callback,) = [c.params for c in api.calls if c.method == "answerCallbackQuery"]
     assert callback["text"] == REFUSAL
     assert not any(".txt" in str(c.params) for c in api.calls)
+
+
+@pytest.mark.parametrize(("allowed", "expected"), [
+    ({"admins": (ADMIN,)}, {ADMIN}),  # only admins set: strangers are not let in
+    ({"allowed_users": (USER,), "admins": (ADMIN,)}, {ADMIN, USER}),
+    ({"allowed_chats": (-100,)}, {"chat"}),
+    ({"public": True}, {ADMIN, USER, STRANGER, "chat"}),
+])
+def test_access_fails_closed(engine, allowed, expected):
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    bot = TelegramBot(engine)
+    bot.settings = replace(Settings(), **allowed)
+    private = {who: SimpleNamespace(effective_user=SimpleNamespace(id=who), effective_chat=SimpleNamespace(id=who))
+               for who in (ADMIN, USER, STRANGER)}
+    group = SimpleNamespace(effective_user=SimpleNamespace(id=STRANGER), effective_chat=SimpleNamespace(id=-100))
+    admitted = {who for who, update in private.items() if bot.is_allowed(update)}
+    admitted |= {"chat"} if bot.is_allowed(group) else set()
+    assert admitted == expected
 
 
 def test_only_admins_reindex_and_upload(engine):
@@ -311,6 +337,16 @@ def _check_exit_codes(engine, api):
     env.pop("TELEGRAM_BOT_TOKEN", None)
     missing = subprocess.run([sys.executable, "-m", "bot", "telegram"], env=env, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "TELEGRAM_BOT_TOKEN" in missing.stderr
+    for name in ("CITEBOT_ALLOWED_USERS", "CITEBOT_ALLOWED_CHATS", "CITEBOT_ADMINS", "CITEBOT_PUBLIC"):
+        env.pop(name, None)
+    nobody = subprocess.run([sys.executable, "-m", "bot", "telegram"], env={**env, "TELEGRAM_BOT_TOKEN": api.token},
+                            capture_output=True, text=True, timeout=120)
+    assert nobody.returncode == 2 and nobody.stderr.count("\n") == 1 and "CITEBOT_PUBLIC=1" in nobody.stderr
+    typo = subprocess.run([sys.executable, "-m", "bot", "telegram"], capture_output=True, text=True, timeout=120,
+                          env={**env, "TELEGRAM_BOT_TOKEN": api.token, "CITEBOT_ALLOWED_USERS": "1000, @alice"})
+    assert typo.returncode == 2 and typo.stderr.count("\n") == 1, typo.stderr
+    assert "CITEBOT_ALLOWED_USERS" in typo.stderr and "@alice" in typo.stderr
+    env["CITEBOT_ADMINS"] = "1"
     wrong = "999:WRONG-SECRET-TOKEN"
     rejected = subprocess.run([sys.executable, "-m", "bot", "telegram"], env={**env, "TELEGRAM_BOT_TOKEN": wrong},
                               capture_output=True, text=True, timeout=120)
@@ -323,7 +359,8 @@ def test_citebot_telegram_process_answers_and_stops_cleanly(engine):
     api = FakeBotApi()
     with served_in_thread(api) as loop:
         env = {**os.environ, "CITEBOT_DATA_DIR": str(engine.settings.data_dir), "TELEGRAM_API_BASE_URL": api.base_url,
-               "TELEGRAM_BOT_TOKEN": api.token, "CITEBOT_SOURCES_DIR": str(engine.settings.sources_dir)}
+               "TELEGRAM_BOT_TOKEN": api.token, "CITEBOT_SOURCES_DIR": str(engine.settings.sources_dir),
+               "CITEBOT_ALLOWED_USERS": "7"}
         bot = subprocess.Popen([sys.executable, "-m", "bot", "telegram"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
         try:
@@ -348,7 +385,7 @@ def test_llm_answers_stream_into_one_edited_message(tmp_path):
     model = FakeOpenAI(scripted, delay=0.25)
     with served_in_thread(model):
         settings = Settings.load(data_dir=tmp_path / "data", sources_dir=tmp_path / "docs",
-                                 telegram_token=FakeBotApi.token, llm="openai-compatible",
+                                 telegram_token=FakeBotApi.token, allowed_users=(USER,), llm="openai-compatible",
                                  llm_base_url=model.base_url, llm_model="fake")
         engine = Engine(settings)
         engine.reindex()
@@ -360,11 +397,37 @@ def test_llm_answers_stream_into_one_edited_message(tmp_path):
 
         api = run_with_bot(engine, scenario)
     (draft,) = api.sent(95)  # one message, then edits
-    assert "parse_mode" not in draft and draft["text"].startswith("Beijing") and draft["text"].endswith("…")
+    assert "parse_mode" not in draft and draft["text"].endswith("…")
+    assert draft["text"].startswith(DRAFT_MARK + "Beijing") and "is_disabled" in str(draft["link_preview_options"])
     edits = [c.params for c in api.calls if c.method == "editMessageText"]
     final = edits[-1]
     assert len(edits) >= 2 and final["parse_mode"] == "HTML"
     assert "molybdenum" in final["text"] and "Mars" not in final["text"] and "<blockquote>" in final["text"]
+
+
+def test_when_the_draft_cannot_be_replaced_the_checked_answer_is_sent_anew(tmp_path):
+    from tests.fake_llm import FakeOpenAI
+    from tests.test_llm_mode import scripted
+
+    shutil.copytree(SEEDS, tmp_path / "docs")
+    model = FakeOpenAI(scripted, delay=0.25)
+    with served_in_thread(model):
+        settings = Settings.load(data_dir=tmp_path / "data", sources_dir=tmp_path / "docs",
+                                 telegram_token=FakeBotApi.token, admins=(USER,), llm="openai-compatible",
+                                 llm_base_url=model.base_url, llm_model="fake")
+        engine = Engine(settings)
+        engine.reindex()
+
+        async def scenario(api):
+            refused = {"ok": False, "error_code": 400, "description": "Bad Request: message can't be edited"}
+            api.faults["editMessageText"].extend([(400, refused)] * 100)
+            await api.message(96, USER, "Which five minerals did Beijing put under export controls?")
+            await api.wait_for(lambda: any(m.get("parse_mode") == "HTML" for m in api.sent(96)))
+
+        api = run_with_bot(engine, scenario)
+    draft, checked = api.sent(96)
+    assert draft["text"].startswith(DRAFT_MARK) and "parse_mode" not in draft
+    assert checked["parse_mode"] == "HTML" and "molybdenum" in checked["text"] and "<blockquote>" in checked["text"]
 
 
 HOSTILE = [
@@ -425,7 +488,7 @@ def test_a_chroma_outage_gets_a_polite_reply_and_the_bot_recovers(tmp_path):
     server = ChromaServer(tmp_path / "chroma").start()
     try:
         engine = Engine(Settings.load(data_dir=tmp_path / "data", sources_dir=tmp_path / "docs",
-                                      telegram_token=FakeBotApi.token, chroma_host="127.0.0.1",
+                                      telegram_token=FakeBotApi.token, allowed_users=(USER,), chroma_host="127.0.0.1",
                                       chroma_port=server.port))
         engine.reindex()
 

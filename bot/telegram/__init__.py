@@ -40,10 +40,13 @@ def run_bot(engine: Engine) -> int:
     if not settings.telegram_token:
         print("citebot: set TELEGRAM_BOT_TOKEN (or telegram_token in citebot.toml); see the README.", file=sys.stderr)
         return 2
+    if not (settings.allowed_users or settings.allowed_chats or settings.admins or settings.public):
+        print("citebot: nobody may ask: set CITEBOT_ALLOWED_USERS, CITEBOT_ALLOWED_CHATS or CITEBOT_ADMINS, "
+              "or CITEBOT_PUBLIC=1 to answer everyone.", file=sys.stderr)
+        return 2
     configure_logging(settings.telegram_token)
-    if not (settings.allowed_users or settings.allowed_chats):
-        logging.getLogger("citebot.telegram").warning(
-            "no CITEBOT_ALLOWED_USERS / CITEBOT_ALLOWED_CHATS set: the bot answers everyone")
+    if settings.public:
+        logging.getLogger("citebot.telegram").warning("CITEBOT_PUBLIC is set: the bot answers everyone")
     app = TelegramBot(engine).build()
     try:
         app.run_polling(allowed_updates=["message", "callback_query"], close_loop=False)
@@ -51,6 +54,7 @@ def run_bot(engine: Engine) -> int:
         print("citebot: Telegram rejected the bot token (getMe failed); check TELEGRAM_BOT_TOKEN.", file=sys.stderr)
         return 2
     except NetworkError as exc:
-        print(f"citebot: cannot reach the Telegram Bot API: {exc}", file=sys.stderr)
+        reason = str(exc).replace(settings.telegram_token, "<redacted>")  # a server may echo the URL
+        print(f"citebot: cannot reach the Telegram Bot API: {reason}", file=sys.stderr)
         return 1
     return 0

@@ -24,7 +24,13 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -152,9 +158,10 @@ class TelegramBot:
         return bool(update.effective_user and update.effective_user.id in self.settings.admins)
 
     def is_allowed(self, update: Update) -> bool:
-        users, chats = set(self.settings.allowed_users), set(self.settings.allowed_chats)
-        if not users and not chats:
+        """Admins, allowed users and allowed chats; everyone only when the operator said `public`."""
+        if self.settings.public:
             return True
+        users, chats = set(self.settings.allowed_users), set(self.settings.allowed_chats)
         user = update.effective_user.id if update.effective_user else None
         chat = update.effective_chat.id if update.effective_chat else None
         return self.is_admin(update) or user in users or chat in chats
@@ -331,10 +338,14 @@ class TelegramBot:
             return
         messages = split_messages(blocks)
         if replace is not None:
-            first, messages = messages[0], messages[1:]
-            await with_retry(lambda: replace.edit_text(
-                first, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True),
-                reply_markup=None if messages else markup))
+            try:
+                await with_retry(lambda: replace.edit_text(
+                    messages[0], parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    reply_markup=None if len(messages) > 1 else markup))
+                messages = messages[1:]
+            except TelegramError as exc:  # the draft stays marked unverified; the checked answer follows
+                log.warning("could not replace the draft (%s); sending the answer as a new message", type(exc).__name__)
+                replace = None
             if not messages:
                 return
         message = update.effective_message
@@ -348,6 +359,9 @@ class TelegramBot:
                 html, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_markup=markup if last else None, reply_parameters=quoted if first else None,
             ))
+
+
+DRAFT_MARK = "✍ Unverified draft (the checked answer with sources replaces it):\n\n"
 
 
 class DraftMessage:
@@ -382,12 +396,15 @@ class DraftMessage:
             draft = self.text
             if not draft.strip() or draft == self._shown:
                 continue
-            shown = draft[: LIMIT - 2] + " …"
+            # Unchecked model text: marked as such, links inert, until the verified answer replaces it.
+            shown = DRAFT_MARK + draft[: LIMIT - len(DRAFT_MARK) - 2] + " …"
+            quiet = LinkPreviewOptions(is_disabled=True)
             try:
                 if self.message is None:
-                    self.message = await with_retry(lambda text=shown: self.update.effective_chat.send_message(text))
+                    self.message = await with_retry(
+                        lambda text=shown: self.update.effective_chat.send_message(text, link_preview_options=quiet))
                 else:
-                    await with_retry(lambda text=shown: self.message.edit_text(text))
+                    await with_retry(lambda text=shown: self.message.edit_text(text, link_preview_options=quiet))
                 self._shown = draft
             except BadRequest:  # e.g. "message is not modified"; the next round tries again
                 pass
