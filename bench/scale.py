@@ -28,10 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stock import stock_index  # noqa: E402
-
 from index import Settings  # noqa: E402
 from index.engine import Engine  # noqa: E402
+from stock import stock_index  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "benchmarks" / "realtimeqa"
 QUESTIONS = [json.loads(line)["question"] for line in (BENCH / "questions.jsonl").read_text().splitlines() if line]

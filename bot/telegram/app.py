@@ -361,6 +361,7 @@ class TelegramBot:
             ))
 
 
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 DRAFT_MARK = "✍ Unverified draft (the checked answer with sources replaces it):\n\n"
 
 
@@ -398,13 +399,12 @@ class DraftMessage:
                 continue
             # Unchecked model text: marked as such, links inert, until the verified answer replaces it.
             shown = DRAFT_MARK + draft[: LIMIT - len(DRAFT_MARK) - 2] + " …"
-            quiet = LinkPreviewOptions(is_disabled=True)
             try:
                 if self.message is None:
                     self.message = await with_retry(
-                        lambda text=shown: self.update.effective_chat.send_message(text, link_preview_options=quiet))
+                        lambda text=shown: self.update.effective_chat.send_message(text, link_preview_options=NO_PREVIEW))
                 else:
-                    await with_retry(lambda text=shown: self.message.edit_text(text, link_preview_options=quiet))
+                    await with_retry(lambda text=shown: self.message.edit_text(text, link_preview_options=NO_PREVIEW))
                 self._shown = draft
             except BadRequest:  # e.g. "message is not modified"; the next round tries again
                 pass
