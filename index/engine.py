@@ -22,7 +22,7 @@ from index.evidence import named_documents
 from index.llm import LLMAnswerer, TokenSink
 from index.models import Answer, Citation, IndexReport, SourceInfo, Turn
 from index.sources import SourceCache, SourceText
-from index.store import ChunkStore, Manifest
+from index.store import ChunkStore, FileEntry, Manifest
 
 if TYPE_CHECKING:
     from llama_index.core.schema import NodeWithScore
@@ -60,6 +60,7 @@ class Engine:
         self._loaded_stamp: tuple[int, int] | None = None
         self._manifest = Manifest()
         self._source_cache = SourceCache()
+        self._kept_texts: dict[str, SourceText] = {}  # by file content hash
 
     @property
     def embedder(self) -> OnnxSentenceEmbedding:
@@ -136,7 +137,7 @@ class Engine:
     def verify(self, citation: Citation) -> bool:
         """True when the quote is verbatim in the cited file, within the cited lines (and page)."""
         entry = self._manifest.files.get(citation.source) or self.store.load_manifest().files.get(citation.source)
-        source = self._source_cache.get(Path(entry.path)) if entry else None
+        source = self._text_of(entry) if entry else None
         if source is None or not citation.quote:
             return False
         return citation.quote in source.lines(citation.start_line, citation.end_line, citation.page)
@@ -183,7 +184,27 @@ class Engine:
 
     def _source_text(self, key: str) -> SourceText | None:
         entry = self._manifest.files.get(key)
-        return self._source_cache.get(Path(entry.path)) if entry else None
+        return self._text_of(entry) if entry else None
+
+    def _text_of(self, entry: FileEntry) -> SourceText | None:
+        """The file's text as indexed: for an extracted format (PDF, DOCX, HTML) the text kept at
+        indexing, while the file on disk is unchanged (same size and time); else read from disk."""
+        path = Path(entry.path)
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        if (stat.st_size, stat.st_mtime) == (entry.size, entry.mtime):
+            kept = self._kept_texts.get(entry.sha256)
+            if kept is None:  # plain text files have none kept: read below
+                kept = self.store.load_text(entry.sha256)
+                if kept is not None:
+                    if len(self._kept_texts) >= 64:
+                        self._kept_texts.pop(next(iter(self._kept_texts)))
+                    self._kept_texts[entry.sha256] = kept
+            if kept is not None:
+                return kept
+        return self._source_cache.get(path)
 
     def _manifest_stamp(self) -> tuple[int, int] | None:
         try:

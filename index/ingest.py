@@ -148,6 +148,8 @@ class Indexer:
             report.skipped.append((str(item.path), f"unreadable file ({type(exc).__name__}: {exc})"[:300]))
             return None
         report.warnings.extend(f"{item.key}: {w}" for w in source.warnings)
+        if source.extracted:
+            self.store.save_text(digest, source)
         metadata: dict[str, Any] = {"source": item.key, "file_sha": digest, "body_start": source.body_start,
                                     "page_starts": source.page_starts}
         metadata.update(source.metadata)
@@ -182,6 +184,7 @@ class Indexer:
             self.store.save_bm25(build_bm25(previous, live, new_nodes, self.store.nodes), new)
         self.store.commit(new)
         self.store.prune_bm25(new)
+        self.store.prune_texts(new)
 
     def _collect_garbage(self, manifest: Manifest) -> None:
         """Delete chunks no committed file names (old versions, leftovers of a killed run)."""

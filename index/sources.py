@@ -50,6 +50,13 @@ class SourceText:
     warnings: list[str] = field(default_factory=list)
     # Character offsets where pages start, for paged formats (PDF).
     page_starts: list[int] | None = None
+    # True when the text was extracted (PDF, DOCX, HTML, gzip), not read as it is on disk:
+    # the index keeps such text so that citing never parses the file again.
+    extracted: bool = False
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "body_start": self.body_start, "metadata": self.metadata,
+                "page_starts": self.page_starts}
 
     def __post_init__(self) -> None:
         self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
@@ -152,6 +159,7 @@ def read_source(path: Path, max_bytes: int = 1 << 62) -> SourceText:
             _apply_front_matter(source)
     if not source.text[source.body_start :].strip():
         raise SourceError("file is empty" if not data.strip() else "no text to index")
+    source.extracted = kind in ("pdf", "docx", "html") or name != path.name
     return source
 
 

@@ -11,6 +11,7 @@ collected by the next run.
 from __future__ import annotations
 
 import fcntl
+import gzip
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from index.config import Settings
+from index.sources import SourceText
 
 MANIFEST_VERSION = 1
 _PAGE = 2000  # ids per Chroma get/delete call
@@ -196,6 +198,32 @@ class ChunkStore:
         payload = {"version": MANIFEST_VERSION, **asdict(manifest), "writer": self.instance_id}
         _atomic_write(self.manifest_path, json.dumps(payload, indent=1, sort_keys=True))
 
+    # -- extracted texts --------------------------------------------------------
+    def text_path(self, file_sha: str) -> Path:
+        return self.data_dir / "texts" / f"{file_sha}.json.gz"
+
+    def save_text(self, file_sha: str, source: SourceText) -> None:
+        """Keep the text extracted from a file (by its content hash): citing it later needs no parser."""
+        path = self.text_path(file_sha)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(path, gzip.compress(json.dumps(source.to_json()).encode("utf-8"), 3))
+
+    def load_text(self, file_sha: str) -> SourceText | None:
+        """The kept text of the file with content hash `file_sha`; None when none was kept or it is unreadable."""
+        try:
+            data = json.loads(gzip.decompress(self.text_path(file_sha).read_bytes()))
+            return SourceText(data["text"], data["body_start"], data["metadata"], page_starts=data["page_starts"])
+        except (OSError, ValueError, KeyError, EOFError):
+            return None
+
+    def prune_texts(self, keep: Manifest) -> None:
+        """Remove kept texts of files no longer in the index."""
+        live = {e.sha256 for e in keep.files.values()}
+        for path in (self.data_dir / "texts").glob("*.json.gz"):
+            if path.name.removesuffix(".json.gz") not in live:
+                path.unlink(missing_ok=True)
+
     # -- BM25 -----------------------------------------------------------------
     def bm25_dir(self, manifest: Manifest) -> Path:
         return self.data_dir / manifest.bm25_name
@@ -231,11 +259,11 @@ class ChunkStore:
             yield
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _atomic_write(path: Path, text: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    with open(tmp, "wb") as fh:
+        fh.write(text.encode("utf-8") if isinstance(text, str) else text)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)

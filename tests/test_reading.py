@@ -187,3 +187,21 @@ def test_a_question_naming_two_documents_cites_both(docs_engine):
     assert {c.source for c in answer.citations} == {"frobnicate-copyright.txt", "zapper-copyright.txt"}
     for citation in answer.citations:
         assert_verbatim(citation, docs)
+
+
+def test_citing_an_extracted_format_never_parses_it_again(docs_engine, monkeypatch):
+    """The text extracted at indexing (DOCX, HTML, gzip) is kept; a fresh process cites from it."""
+    import index.sources
+
+    engine, _ = docs_engine
+    fresh = make_engine(engine.settings.data_dir, engine.settings.sources_dir)
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("a file was parsed at question time")
+
+    monkeypatch.setattr(index.sources, "read_source", no_parsing)
+    answer = fresh.ask("What checksum ID does the frob format assign to SHA-256?")
+    assert answer.citations[0].source == "frob-format.docx" and "0x0A" in answer.citations[0].quote
+    assert all(fresh.verify(c) for c in answer.citations)
+    kept = list((engine.settings.data_dir / "texts").glob("*.json.gz"))
+    assert len(kept) == 3  # the DOCX, the HTML page and the gzip NEWS; plain text is read as it is
