@@ -377,7 +377,9 @@ def test_citebot_telegram_process_answers_and_stops_cleanly(engine):
     assert "Application started" in err
 
 
-def test_llm_answers_stream_into_one_edited_message(tmp_path):
+def ask_llm_bot(tmp_path, chat: int, scenario_faults: dict | None = None) -> FakeBotApi:
+    """USER asks the bot in LLM mode (the fake OpenAI server streams a scripted answer) in `chat`;
+    returns the fake Bot API once a checked (HTML) answer was sent or edited in."""
     from tests.fake_llm import FakeOpenAI
     from tests.test_llm_mode import scripted
 
@@ -391,11 +393,17 @@ def test_llm_answers_stream_into_one_edited_message(tmp_path):
         engine.reindex()
 
         async def scenario(api):
-            await api.message(95, USER, "Which five minerals did Beijing put under export controls?")
-            await api.wait_for(lambda: any(c.method == "editMessageText" and c.params.get("parse_mode") == "HTML"
-                                           for c in api.calls))
+            for method, faults in (scenario_faults or {}).items():
+                api.faults[method].extend(faults)
+            await api.message(chat, USER, "Which five minerals did Beijing put under export controls?")
+            await api.wait_for(lambda: any(c.params.get("parse_mode") == "HTML" for c in api.calls
+                                           if c.method in ("sendMessage", "editMessageText")))
 
-        api = run_with_bot(engine, scenario)
+        return run_with_bot(engine, scenario)
+
+
+def test_llm_answers_stream_into_one_edited_message(tmp_path):
+    api = ask_llm_bot(tmp_path, 95)
     (draft,) = api.sent(95)  # one message, then edits
     assert "parse_mode" not in draft and draft["text"].endswith("…")
     assert draft["text"].startswith(DRAFT_MARK + "Beijing") and "is_disabled" in str(draft["link_preview_options"])
@@ -406,25 +414,8 @@ def test_llm_answers_stream_into_one_edited_message(tmp_path):
 
 
 def test_when_the_draft_cannot_be_replaced_the_checked_answer_is_sent_anew(tmp_path):
-    from tests.fake_llm import FakeOpenAI
-    from tests.test_llm_mode import scripted
-
-    shutil.copytree(SEEDS, tmp_path / "docs")
-    model = FakeOpenAI(scripted, delay=0.25)
-    with served_in_thread(model):
-        settings = Settings.load(data_dir=tmp_path / "data", sources_dir=tmp_path / "docs",
-                                 telegram_token=FakeBotApi.token, admins=(USER,), llm="openai-compatible",
-                                 llm_base_url=model.base_url, llm_model="fake")
-        engine = Engine(settings)
-        engine.reindex()
-
-        async def scenario(api):
-            refused = {"ok": False, "error_code": 400, "description": "Bad Request: message can't be edited"}
-            api.faults["editMessageText"].extend([(400, refused)] * 100)
-            await api.message(96, USER, "Which five minerals did Beijing put under export controls?")
-            await api.wait_for(lambda: any(m.get("parse_mode") == "HTML" for m in api.sent(96)))
-
-        api = run_with_bot(engine, scenario)
+    refused = {"ok": False, "error_code": 400, "description": "Bad Request: message can't be edited"}
+    api = ask_llm_bot(tmp_path, 96, {"editMessageText": [(400, refused)] * 100})
     draft, checked = api.sent(96)
     assert draft["text"].startswith(DRAFT_MARK) and "parse_mode" not in draft
     assert checked["parse_mode"] == "HTML" and "molybdenum" in checked["text"] and "<blockquote>" in checked["text"]
