@@ -18,13 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.render import (
-    make_console,
-    render_answer,
-    render_eval,
-    render_report,
-    render_sources,
-)
+from bot.render import make_console, render_answer, render_eval, render_report, render_sources
 from index.config import Settings
 from index.models import as_turn, row_day
 
@@ -61,27 +55,29 @@ def user_errors() -> Iterator[None]:
 
 
 def with_engine(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Runs `command` with the engine; `--data-dir` is accepted after the subcommand too."""
+    @click.option("--data-dir", "local_data_dir", type=click.Path(path_type=Path), default=None,
+                  help="Where the index lives (the same as before the subcommand).")
     @click.pass_context
     @functools.wraps(command)
-    def wrapper(ctx: click.Context, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(ctx: click.Context, *args: Any, local_data_dir: Path | None = None, **kwargs: Any) -> Any:
         with user_errors():
-            return command(ctx.obj["engine"](), *args, **kwargs)
+            return command(ctx.obj["engine"](local_data_dir), *args, **kwargs)
 
     return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="citebot", prog_name="citebot")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="CITEBOT_DATA_DIR",
               help="Where the index lives (default ~/.local/share/citebot).")
 @click.pass_context
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Ask questions about your documents; every answer cites file, lines and a verbatim quote."""
-    def engine() -> Engine:
-        from index.engine import (
-            Engine,  # lazily: `citebot --help` should not load llama-index
-        )
+    def engine(local_data_dir: Path | None = None) -> Engine:
+        from index.engine import Engine  # lazily: `citebot --help` should not load llama-index
 
-        return Engine(Settings.load(data_dir=data_dir))
+        return Engine(Settings.load(data_dir=local_data_dir or data_dir))
 
     ctx.obj = {"engine": engine}
 
@@ -102,13 +98,7 @@ def index(engine: Engine, paths: tuple[Path, ...], rebuild: bool, as_json: bool,
 
 
 def _index_once(engine: Engine, paths: list[Path], rebuild: bool, as_json: bool) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = make_console(stderr=True)
     with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),

@@ -18,13 +18,7 @@ from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore
 
-from index.answer_types import (
-    AnswerType,
-    asked_type,
-    candidates,
-    is_typed,
-    new_candidates,
-)
+from index.answer_types import AnswerType, asked_type, candidates, is_typed, new_candidates
 from index.chunking import sentence_spans
 from index.embedding import OnnxSentenceEmbedding
 from index.evidence import SubjectTerms

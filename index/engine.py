@@ -11,12 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.answer import (
-    ExtractiveAnswerer,
-    load_template,
-    needs_context,
-    resolve_followup,
-)
+from index.answer import ExtractiveAnswerer, load_template, needs_context, resolve_followup
 from index.config import Settings
 from index.evidence import named_documents
 from index.llm import LLMAnswerer, TokenSink

@@ -18,13 +18,7 @@ from typing import Any
 import numpy as np
 from llama_index.core.schema import NodeWithScore
 
-from index.answer import (
-    ExtractiveAnswerer,
-    Sentence,
-    content_terms,
-    needs_context,
-    split_sentences,
-)
+from index.answer import ExtractiveAnswerer, Sentence, content_terms, needs_context, split_sentences
 from index.chunking import sentence_spans
 from index.config import Settings
 from index.models import Answer, Citation, Turn, one_line

@@ -107,3 +107,16 @@ def test_repl_session_over_stdin(data_dir):
 def test_repl_ends_on_eof_without_quit(data_dir):
     result = citebot(data_dir, "repl", stdin="What is indium used for?\n")
     assert result.returncode == 0 and "touch screens" in result.stdout
+
+
+def test_data_dir_after_the_subcommand_version_and_bad_settings(data_dir, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    result = citebot(elsewhere, "sources", "--data-dir", str(data_dir))  # CITEBOT_DATA_DIR points elsewhere
+    assert result.returncode == 0 and "000_9a5dfcf5d4d692d9.txt" in result.stdout, result.stderr
+    assert not elsewhere.exists()
+    version = citebot(data_dir, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("citebot, version ")
+    env = {**os.environ, "CITEBOT_DATA_DIR": str(data_dir), "CITEBOT_TOP_K": "lots"}
+    bad = subprocess.run([sys.executable, "-m", "bot", "ask", "What is indium used for?"], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert bad.returncode == 2 and bad.stderr == "citebot: CITEBOT_TOP_K = 'lots' is not a whole number\n"

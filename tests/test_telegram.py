@@ -15,13 +15,7 @@ import pytest
 
 from bot.telegram import TelegramBot
 from bot.telegram.app import DRAFT_MARK, REFUSAL, safe_filename
-from bot.telegram.format import (
-    LIMIT,
-    answer_blocks,
-    cut_text,
-    split_messages,
-    utf16_len,
-)
+from bot.telegram.format import LIMIT, answer_blocks, cut_text, split_messages, utf16_len
 from index import Engine, Settings
 from index.models import Answer, Citation
 from tests.conftest import SEEDS, served_in_thread

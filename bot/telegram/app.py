@@ -24,13 +24,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import (
-    BadRequest,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -41,14 +35,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.telegram.format import (
-    LIMIT,
-    Block,
-    answer_blocks,
-    quote_blocks,
-    sources_blocks,
-    split_messages,
-)
+from bot.telegram.format import LIMIT, Block, answer_blocks, quote_blocks, sources_blocks, split_messages
 from index import Engine, Turn
 from index.engine import NoIndexError, QuestionError
 from index.models import Citation
