@@ -491,3 +491,24 @@ def test_a_chroma_outage_gets_a_polite_reply_and_the_bot_recovers(tmp_path):
     finally:
         server.stop()
     assert "touch screens" in texts[0] and "temporarily unavailable" in texts[1] and "touch screens" in texts[2]
+
+
+def test_one_chat_is_answered_in_order_and_a_quick_follow_up_sees_its_question(engine):
+    """Messages of one chat run one after another (other chats in parallel): a follow-up sent
+    right after its question is answered with that question's turn in the history."""
+    asked = [("Which country announced export controls on five minerals?", "beijing"),
+             ("Why did it do that?", "tariff"),
+             ("What is indium used for?", "touch screens"),
+             ("Which US Treasury Secretary travelled to Kyiv to propose the minerals deal?", "bessent")]
+
+    async def scenario(api):
+        for question, _ in asked:
+            await api.message(150, USER, question)
+        await api.message(151, USER, "What is indium used for?")
+        await api.wait_for(lambda: len(api.sent(150)) >= len(asked) and api.sent(151))
+
+    api = run_with_bot(engine, scenario)
+    texts = [t.lower() for t in api.texts(150)]
+    assert len(texts) == len(asked)
+    for text, (_, expected) in zip(texts, asked, strict=True):
+        assert expected in text, (expected, text)

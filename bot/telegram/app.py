@@ -36,6 +36,7 @@ from telegram.ext import (
 )
 
 from bot.telegram.format import LIMIT, Block, answer_blocks, quote_blocks, sources_blocks, split_messages
+from bot.telegram.order import ChatOrderedProcessor
 from index import Engine, Turn
 from index.engine import NoIndexError, QuestionError
 from index.models import Citation
@@ -122,7 +123,7 @@ class TelegramBot:
             .token(self.settings.telegram_token)
             .base_url(f"{base}/bot")
             .base_file_url(f"{base}/file/bot")
-            .concurrent_updates(True)
+            .concurrent_updates(ChatOrderedProcessor(256))
             .post_init(self._post_init)
             .build()
         )
