@@ -157,3 +157,31 @@ def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
 
 def _fold(text: str) -> str:
     return " ".join(re.sub(r"[^\w.%$@/:-]+", " ", text.lower().replace("’", "'")).split())
+
+
+_NEWEST = re.compile(r"\b(?:newest|latest|most recent|more recent|last|current)\b", re.I)
+_OLDEST = re.compile(r"\b(?:oldest|earliest|first|initial|original)\b", re.I)
+_ISO_DAY = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
+
+
+def extreme_wanted(question: str) -> int:
+    """+1 when the question asks for the newest (latest, most recent) date or version, -1 for the
+    oldest (first, earliest), 0 otherwise."""
+    newest, oldest = _NEWEST.search(question), _OLDEST.search(question)
+    if newest and (not oldest or newest.start() < oldest.start()):
+        return 1
+    return -1 if oldest else 0
+
+
+def order_key(candidate: str, kind: AnswerType) -> tuple[int, ...] | None:
+    """A sortable key for a date (ISO day or year) or a version candidate; None when it has none."""
+    if kind == AnswerType.DATE:
+        day = _ISO_DAY.search(candidate)
+        if day:
+            return tuple(int(g) for g in day.groups())
+        year = re.search(r"\b(1[5-9]|20)\d\d\b", candidate)
+        return (int(year.group()), 0, 0) if year else None
+    if kind == AnswerType.VERSION:
+        numbers = re.findall(r"\d+", candidate)
+        return tuple(int(n) for n in numbers) if numbers else None
+    return None

@@ -205,3 +205,13 @@ def test_citing_an_extracted_format_never_parses_it_again(docs_engine, monkeypat
     assert all(fresh.verify(c) for c in answer.citations)
     kept = list((engine.settings.data_dir / "texts").glob("*.json.gz"))
     assert len(kept) == 3  # the DOCX, the HTML page and the gzip NEWS; plain text is read as it is
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("When did the latest frobnicate release come out?", "2021-03-04"),
+    ("When did the oldest frobnicate release in the NEWS come out?", "2019-06-30"),
+])
+def test_newest_and_oldest_pick_the_extreme_date(docs_engine, question, expected):
+    engine, _ = docs_engine
+    answer = engine.ask(question)
+    assert answer.answerable and expected in answer.citations[0].quote, answer.text
