@@ -69,9 +69,8 @@ class Weights:
     # (the weight-1 terms: a lower-case word may be a paraphrase away), or the bot refuses.
     min_covers: float = 0.5
     # In one part of a two-document answer (combine), a sentence naming the question's names and
-    # numbers ("release 3.8" for "a 3.8 release") gains this share; elsewhere it added sentences
-    # that repeat the question's names (RealTime QA 0.61 → 0.57), so it is off.
-    names_here: float = 0.0
+    # numbers ("release 3.8" for "a 3.8 release") gains this share; not elsewhere: there it added
+    # sentences that repeat the question's names (RealTime QA 0.61 → 0.57).
     part_names_here: float = 0.15
     # A sentence holding the version or number the question names ("release 2.2 (…)" for
     # "When was 2.2 released?") gains this share.
@@ -233,7 +232,7 @@ class ExtractiveAnswerer:
             sentence.typed = typed = w.offers * count if sentence.offers else -w.lacks if is_typed(asked) else 0.0
             document = self.sources(sentence.source)
             sentence.covers = self.subjects.share_mentioned(subject, document.text, sentence.source) if document else 0.0
-            named = self.subjects.share_mentioned(subject, sentence.text) if subject else 0.0
+            named = self.subjects.share_mentioned(subject, sentence.text) if subject and in_part else 0.0
             numbered = self.subjects.share_mentioned(numbers, sentence.text) if numbers else 0.0
             sentence.score = (
                 w.lexical * overlap / total
@@ -241,7 +240,7 @@ class ExtractiveAnswerer:
                 + w.rank_prior / (1 + sentence.rank)
                 - w.missing_name * missing
                 - w.off_subject * (1 - sentence.covers)
-                + (w.part_names_here if in_part else w.names_here) * named
+                + w.part_names_here * named
                 + w.numbers_here * numbered
             )
         self._prefer_extreme(question, asked, sentences)
