@@ -25,7 +25,7 @@ from index.evidence import SubjectTerms
 from index.models import Answer, Citation, Turn, one_line
 from index.sources import SourceText
 from index.stemming import SharedStemmer
-from index.words import content_terms, names_in, tokenize
+from index.words import QUESTION_WORDS, STOPWORDS, content_terms, names_in, tokenize
 
 SourceLookup = Callable[[str], SourceText | None]
 _SENTENCE_REACH = 600  # characters read around a chunk to complete its first and last sentence
@@ -96,7 +96,6 @@ def needs_context(question: str) -> bool:
 
 
 _PERSONAL = {"he", "she", "him", "his", "her", "hers"}
-QUESTION_OPENERS = {"Which", "What", "Who", "Whom", "Whose", "When", "Where", "Why", "How", "In", "On", "Is", "Does", "Did"}
 _POSSESSIVE = {"his", "her", "its", "their"}
 _DEMONSTRATIVE = {"this", "that", "these", "those"}
 # "that" before a noun ("that release") is a determiner: the noun says what is meant.
@@ -115,7 +114,7 @@ def referent(pronoun: str, last: Turn) -> str:
     word = pronoun.lower()
     if word in _PERSONAL:
         named = new_candidates(last.answer, AnswerType.PERSON, last.question) if last.answer else []
-        subject = [c for c in candidates(last.question, AnswerType.PERSON) if c not in QUESTION_OPENERS]
+        subject = [c for c in candidates(last.question, AnswerType.PERSON) if c.lower() not in STOPWORDS | QUESTION_WORDS]
         # "Who maintains it?" → "Where does she live?" is about the answer; after "Which town
         # does Ada Quill live in?", "her address" is still Ada Quill's.
         return (named + subject if asked == AnswerType.PERSON or not subject else subject)[0] if named or subject else ""
@@ -223,6 +222,7 @@ class ExtractiveAnswerer:
         asked = asked_type(question)
         subject = {term: 1.0 for term, weight in self.subjects.of(question).items() if weight == 1.0}
         numbers = {term: 1.0 for term in subject if any(ch.isdigit() for ch in term)}
+        covers: dict[str, float] = {}
         for sentence, own, prior in zip(sentences, terms, before, strict=True):
             # Words only in the previous sentence count half: "It ..." leans on it.
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
@@ -230,8 +230,11 @@ class ExtractiveAnswerer:
             # Cues of a reason add up ("This retaliation is in response to…" over "designed to").
             count = min(2, len({o.lower() for o in sentence.offers})) if asked == AnswerType.REASON else 1
             sentence.typed = typed = w.offers * count if sentence.offers else -w.lacks if is_typed(asked) else 0.0
-            document = self.sources(sentence.source)
-            sentence.covers = self.subjects.share_mentioned(subject, document.text, sentence.source) if document else 0.0
+            if sentence.source not in covers:  # once per document, not per sentence
+                document = self.sources(sentence.source)
+                covers[sentence.source] = (self.subjects.share_mentioned(subject, document.text, sentence.source)
+                                           if document else 0.0)
+            sentence.covers = covers[sentence.source]
             named = self.subjects.share_mentioned(subject, sentence.text) if subject and in_part else 0.0
             numbered = self.subjects.share_mentioned(numbers, sentence.text) if numbers else 0.0
             sentence.score = (

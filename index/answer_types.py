@@ -39,7 +39,8 @@ _NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twe
                 r"forty|fifty|sixty|hundred|thousand|million|billion|trillion|dozen|half|a few|several)")
 _UNIT_TIME = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century|ms|milliseconds?)"
 _NUM = r"\d[\d,]*(?:\.\d+)?"
-_CALENDAR = re.compile(rf"{_MONTH}\.?|(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|yesterday|tomorrow", re.I)
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+_CALENDAR = re.compile(rf"{_MONTH}\.?|{_WEEKDAY}|today|yesterday|tomorrow", re.I)
 
 # Each type's candidates in a sentence. Names are capitalised word runs; without a
 # named-entity model, persons, organisations and places share that one recogniser.
@@ -49,7 +50,7 @@ _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
         rf"\b\d{{4}}-\d\d-\d\d\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\.?,?\s+\d{{4}}\b"
         rf"|\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b|\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
         rf"|\b\d{{1,2}}\s+{_MONTH}\b|\b(?:{_MONTH}\.?\s+)?(?:1[5-9]|20)\d\d\b"
-        r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\byesterday\b|\blast (?:week|month|year)\b", re.I),
+        rf"|\b{_WEEKDAY}\b|\byesterday\b|\blast (?:week|month|year)\b", re.I),
     AnswerType.DURATION: re.compile(rf"\b(?:{_NUM}|{_NUMBER_WORD})(?:[\s-]+(?:and a half|more))?[\s-]+{_UNIT_TIME}\b", re.I),
     AnswerType.MONEY: re.compile(rf"[$€£¥]\s?{_NUM}(?:\s?(?:[mb]n?|k|million|billion|trillion)\b)?"
                                  rf"|\b{_NUM}\s?(?:million|billion|trillion)?\s?(?:dollars|euros|pounds|yuan|yen|rupees|usd|eur)\b", re.I),

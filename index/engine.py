@@ -55,7 +55,8 @@ class Engine:
         self._loaded_stamp: tuple[int, int] | None = None
         self._manifest = Manifest()
         self._source_cache = SourceCache()
-        self._kept_texts: dict[str, SourceText] = {}  # by file content hash
+        # Texts kept at indexing, by file content hash; None: that file has none (plain text).
+        self._kept_texts: dict[str, SourceText | None] = {}
 
     @property
     def embedder(self) -> OnnxSentenceEmbedding:
@@ -151,6 +152,7 @@ class Engine:
                 from index.retrieve import HybridRetriever
 
                 self._manifest = self.store.load_manifest()
+                self._kept_texts.clear()  # a re-index may have kept texts for files that had none
                 if self._retriever is not None and self._manifest.writer != self.store.instance_id:
                     self.store.reopen()  # another process re-indexed
                 if not self._manifest.files:
@@ -190,13 +192,11 @@ class Engine:
         except OSError:
             return None
         if (stat.st_size, stat.st_mtime) == (entry.size, entry.mtime):
-            kept = self._kept_texts.get(entry.sha256)
-            if kept is None:  # plain text files have none kept: read below
-                kept = self.store.load_text(entry.sha256)
-                if kept is not None:
-                    if len(self._kept_texts) >= 64:
-                        self._kept_texts.pop(next(iter(self._kept_texts)))
-                    self._kept_texts[entry.sha256] = kept
+            if entry.sha256 not in self._kept_texts:  # looked up once: every sentence of a file asks
+                if len(self._kept_texts) >= 256:
+                    self._kept_texts.pop(next(iter(self._kept_texts)))
+                self._kept_texts[entry.sha256] = self.store.load_text(entry.sha256)
+            kept = self._kept_texts[entry.sha256]
             if kept is not None:
                 return kept
         return self._source_cache.get(path)

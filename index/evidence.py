@@ -58,8 +58,8 @@ class SubjectTerms:
         return [t for t in self.of(question) if _VERSION.fullmatch(t)]
 
     def names(self, question: str) -> list[str]:
-        """The terms that name something (capitalised or with digits), which a corpus about the
-        question must mention somewhere."""
+        """The capitalised terms (names, not numbers), which a corpus about the question must
+        mention somewhere."""
         return [t for t, weight in self.of(question).items() if weight == 1.0 and not _HAS_DIGIT.search(t)]
 
     def _common(self, word: str) -> bool:
