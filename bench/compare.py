@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Engine, Settings  # noqa: E402
-from index.evaluate import is_correct  # noqa: E402
-from index.models import Answer, Citation, parse_day  # noqa: E402
-from index.retrieve import HybridRetriever  # noqa: E402
+from citebot import Engine, Settings  # noqa: E402
+from citebot.evaluate import is_correct  # noqa: E402
+from citebot.models import Answer, Citation, parse_day  # noqa: E402
+from citebot.retrieve import HybridRetriever  # noqa: E402
 from stock import stock_index  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "benchmarks" / "realtimeqa"

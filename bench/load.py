@@ -25,9 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.telegram import TelegramBot  # noqa: E402
-from index import Settings  # noqa: E402
-from index.engine import Engine  # noqa: E402
+from citebot import Settings  # noqa: E402
+from citebot.bot.telegram.app import TelegramBot  # noqa: E402
+from citebot.bot.telegram.settings import TelegramSettings  # noqa: E402
+from citebot.engine import Engine  # noqa: E402
 from tests.fake_telegram import FakeBotApi  # noqa: E402
 from tests.test_telegram import QUESTIONS as SEED_QUESTIONS  # noqa: E402
 
@@ -41,7 +42,8 @@ QUESTIONS = [  # (question, a phrase its right answer contains)
 async def run(chats: int, per_chat: int, engine: Engine) -> dict:
     api = FakeBotApi()
     await api.start()
-    app = TelegramBot(engine, workers=4).build(base_url=api.base_url)
+    settings = TelegramSettings(telegram_token=FakeBotApi.token, public=True)
+    app = TelegramBot(engine, settings, workers=4).build(base_url=api.base_url)
     asked: set[int] = set()
     async with app:
         await app.start()
@@ -95,8 +97,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         docs = Path(scratch) / "docs"
         shutil.copytree(ROOT / "seeds", docs)
-        engine = Engine(Settings.load(data_dir=Path(scratch) / "data", sources_dir=docs,
-                                      telegram_token=FakeBotApi.token, public=True))
+        engine = Engine(Settings.load(data_dir=Path(scratch) / "data", sources_dir=docs))
         engine.reindex()
         (docs / "late.md").write_text("# Late\n\nA document added while the bot is under load.\n")
         print(json.dumps(asyncio.run(run(args.chats, args.per_chat, engine)), indent=1))

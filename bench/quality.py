@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 
-from index import Engine, Settings  # noqa: E402
-from index.evaluate import EvalReport, evaluate, read_rows  # noqa: E402
+from citebot import Engine, Settings  # noqa: E402
+from citebot.evaluate import EvalReport, evaluate, read_rows  # noqa: E402
 
 SETS = {
     "dev": (SHARED / "eval" / "dev_qa.jsonl", ROOT / "seeds"),

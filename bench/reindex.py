@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Engine, Settings  # noqa: E402
+from citebot import Engine, Settings  # noqa: E402
 
 DOCS = ROOT.parent / "shared" / "benchmarks" / "realtimeqa" / "docs"
 

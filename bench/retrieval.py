@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Engine, Settings  # noqa: E402
-from index.models import parse_day  # noqa: E402
-from index.retrieve import HybridRetriever  # noqa: E402
+from citebot import Engine, Settings  # noqa: E402
+from citebot.models import parse_day  # noqa: E402
+from citebot.retrieve import HybridRetriever  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "benchmarks" / "realtimeqa"
 

@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index import Settings  # noqa: E402
-from index.engine import Engine  # noqa: E402
+from citebot import Settings  # noqa: E402
+from citebot.engine import Engine  # noqa: E402
 from stock import stock_index  # noqa: E402
 
 BENCH = ROOT.parent / "shared" / "benchmarks" / "realtimeqa"

@@ -18,27 +18,22 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.render import make_console, render_answer, render_eval, render_report, render_sources
-from index.config import Settings
-from index.models import as_turn, row_day
+from citebot import BadInputError, CitebotError, Settings, as_turn, row_day
+from citebot.bot.progress import IndexProgress
+from citebot.bot.render import make_console, render_answer, render_eval, render_report, render_sources
+from citebot.bot.telegram.settings import TelegramSettings
 
 if TYPE_CHECKING:
-    from index.engine import Engine
+    from citebot import Engine
 
 EXIT_UNUSABLE, EXIT_BAD_INPUT, EXIT_SKIPPED = 1, 2, 3
 
 
-def exit_code_for(exc: Exception) -> int | None:
+def exit_code_for(exc: BaseException) -> int | None:
     """The exit code of a known, user-facing failure; None for a bug."""
-    # Imported lazily: the engine's modules pull in llama-index.
-    from index.config import SettingsError
-    from index.engine import NoIndexError, QuestionError
-    from index.ingest import IngestError
-    from index.store import StoreError
-
-    codes = {QuestionError: EXIT_BAD_INPUT, IngestError: EXIT_BAD_INPUT, SettingsError: EXIT_BAD_INPUT,
-             NoIndexError: EXIT_UNUSABLE, StoreError: EXIT_UNUSABLE}
-    return next((code for kind, code in codes.items() if isinstance(exc, kind)), None)
+    if isinstance(exc, BadInputError):
+        return EXIT_BAD_INPUT
+    return EXIT_UNUSABLE if isinstance(exc, CitebotError) else None
 
 
 @contextmanager
@@ -75,7 +70,7 @@ def with_engine(command: Callable[..., Any]) -> Callable[..., Any]:
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Ask questions about your documents; every answer cites file, lines and a verbatim quote."""
     def engine(local_data_dir: Path | None = None) -> Engine:
-        from index.engine import Engine  # lazily: `citebot --help` should not load llama-index
+        from citebot.engine import Engine  # lazily: `citebot --help` should not load llama-index
 
         return Engine(Settings.load(data_dir=local_data_dir or data_dir))
 
@@ -97,19 +92,9 @@ def index(engine: Engine, paths: tuple[Path, ...], rebuild: bool, as_json: bool,
         sys.exit(EXIT_SKIPPED)
 
 
-def _index_once(engine: Engine, paths: list[Path], rebuild: bool, as_json: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = make_console(stderr=True)
-    with Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TextColumn("files"),
-                  TextColumn("{task.fields[chunks]} chunks embedded"), TimeElapsedColumn(),
-                  console=console, transient=True, disable=as_json or not console.is_terminal) as bar:
-        task = bar.add_task("index", total=None, chunks=0)
-
-        def progress(done: int, total: int, chunks: int) -> None:
-            bar.update(task, completed=done, total=total, chunks=chunks)
-
-        report = engine.reindex(paths or None, rebuild=rebuild, progress=progress)
+def _index_once(engine: Engine, paths: list[Path], rebuild: bool, as_json: bool, wait: bool = False) -> Any:
+    with IndexProgress(make_console(stderr=True), enabled=not as_json) as progress:
+        report = engine.reindex(paths or None, rebuild=rebuild, progress=progress, wait=wait)
     if as_json:
         click.echo(json.dumps(report.to_dict()), nl=True)
         sys.stdout.flush()
@@ -122,13 +107,13 @@ def _watch(engine: Engine, paths: list[Path], as_json: bool) -> None:
     """Re-index after each burst of changes (debounced); running bots pick the new index up."""
     from watchfiles import watch
 
-    targets = paths or [engine.settings.sources_dir]
+    targets = paths or [engine.settings.sources]
     click.echo(f"watching {', '.join(map(str, targets))} (Ctrl-C to stop)", err=True)
     # Hidden files are skipped: uploads are staged under hidden names before they appear.
     for _ in watch(*targets, debounce=1000, raise_interrupt=False,
                    watch_filter=lambda change, path: not Path(path).name.startswith(".")):
         try:
-            _index_once(engine, paths, False, as_json)
+            _index_once(engine, paths, False, as_json, wait=True)  # queued behind uploads, not refused
         except Exception as exc:  # a known failure is reported and the watch goes on
             if exit_code_for(exc) is None:
                 raise
@@ -182,8 +167,8 @@ def _ask_batch(engine: Engine, batch: Any) -> None:
 @with_engine
 def evaluate(engine: Engine, questions: Path, as_json: bool) -> None:
     """Answer every row of QUESTIONS.jsonl and score accuracy, citations, refusals, latency."""
-    from index.evaluate import evaluate as run_eval
-    from index.evaluate import read_rows
+    from citebot.evaluate import evaluate as run_eval
+    from citebot.evaluate import read_rows
 
     try:
         rows = read_rows(questions)
@@ -212,7 +197,7 @@ def sources(engine: Engine, as_json: bool) -> None:
 @with_engine
 def repl(engine: Engine) -> None:
     """Interactive questions with follow-ups; /help lists the commands."""
-    from bot.repl import Repl
+    from citebot.bot.repl import Repl
 
     Repl(engine, make_console()).run()
 
@@ -221,6 +206,6 @@ def repl(engine: Engine) -> None:
 @with_engine
 def telegram(engine: Engine) -> None:
     """Run the Telegram bot (token from TELEGRAM_BOT_TOKEN)."""
-    from bot.telegram import run_bot
+    from citebot.bot.telegram.run import run_bot
 
-    sys.exit(run_bot(engine))
+    sys.exit(run_bot(engine, TelegramSettings.load()))

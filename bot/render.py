@@ -5,8 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from index.evaluate import EvalReport
-from index.models import Answer, IndexReport, SourceInfo, one_line
+from citebot import Answer, EvalReport, IndexReport, SourceInfo, one_line
 
 
 def make_console(stderr: bool = False) -> Console:

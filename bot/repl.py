@@ -9,9 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from bot.render import render_answer, render_report, render_sources
-from index import Engine, Turn
-from index.models import parse_day
+from citebot import CitebotError, Engine, Turn, parse_day
+from citebot.bot.render import render_answer, render_report, render_sources
 
 HELP = """Type a question about the documents; follow-ups ("Why did it do that?") use the conversation.
   /sources          list the indexed files
@@ -59,7 +58,7 @@ class Repl:
         except KeyboardInterrupt:
             self.console.print("[yellow](question cancelled)[/yellow]")
             return
-        except (ValueError, RuntimeError) as exc:  # empty question, no index, store down
+        except CitebotError as exc:  # empty question, no index, store down
             self.console.print(f"[red]{escape(str(exc))}[/red]")
             return
         if streaming:
@@ -86,7 +85,7 @@ class Repl:
         elif name == "/reindex":
             try:
                 render_report(self.console, self.engine.reindex([Path(a) for a in args] or None))
-            except (ValueError, RuntimeError) as exc:  # missing path, store down, indexer busy
+            except CitebotError as exc:  # missing path, store down, indexer busy
                 self.console.print(f"[red]{escape(str(exc))}[/red]")
         else:
             self.console.print(f"Unknown command {escape(name)}; /help lists the commands.")

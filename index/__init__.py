@@ -1,14 +1,49 @@
-"""citebot's core: ingest, store, retrieve, answer. Adapters use `Engine` only."""
+"""citebot: ask your documents, answers with verifiable citations.
 
-from index.config import Settings
-from index.models import Answer, Citation, IndexReport, SourceInfo, Turn
+This module is the core's one public face: adapters (the CLI, the REPL, Telegram) and library
+users import these names only. `Engine` is loaded lazily: it pulls in llama-index.
+"""
 
-__all__ = ["Answer", "Citation", "Engine", "IndexReport", "Settings", "SourceInfo", "Turn"]
+from citebot.config import Settings, at_least, between, load_settings, one_of, setting, unknown_settings
+from citebot.errors import (
+    BadInputError,
+    CitebotError,
+    EmbedderError,
+    IngestError,
+    LLMError,
+    NoIndexError,
+    QuestionError,
+    SettingsError,
+    SourceError,
+    StoreError,
+)
+from citebot.evaluate import EvalReport, evaluate, read_rows
+from citebot.models import (
+    AddedSource,
+    Answer,
+    Citation,
+    IndexReport,
+    SourceInfo,
+    Turn,
+    as_turn,
+    one_line,
+    parse_day,
+    row_day,
+)
+from citebot.sources import SUPPORTED_SUFFIXES
+
+__all__ = [
+    "SUPPORTED_SUFFIXES", "AddedSource", "Answer", "BadInputError", "Citation", "CitebotError", "EmbedderError", "Engine",
+    "EvalReport", "IndexReport", "IngestError", "LLMError", "NoIndexError", "QuestionError", "Settings",
+    "SettingsError", "SourceError", "SourceInfo", "StoreError", "Turn", "as_turn", "at_least", "between",
+    "evaluate", "load_settings", "one_line", "one_of", "parse_day", "read_rows", "row_day", "setting",
+    "unknown_settings",
+]
 
 
-def __getattr__(name: str):  # lazy: importing the engine pulls in llama-index
+def __getattr__(name: str) -> object:  # lazy: importing the engine pulls in llama-index
     if name == "Engine":
-        from index.engine import Engine
+        from citebot.engine import Engine
 
         return Engine
     raise AttributeError(name)

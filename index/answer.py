@@ -14,18 +14,17 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore
 
-from index.answer_types import AnswerType, asked_type, candidates, extreme_wanted, is_typed, new_candidates, order_key
-from index.chunking import sentence_spans
-from index.embedding import OnnxSentenceEmbedding
-from index.evidence import SubjectTerms
-from index.models import Answer, Citation, Turn, one_line
-from index.sources import SourceText
-from index.stemming import SharedStemmer
-from index.words import QUESTION_WORDS, STOPWORDS, content_terms, names_in, tokenize
+from citebot.answer_types import AnswerType, asked_type, candidates, extreme_wanted, is_typed, new_candidates, order_key
+from citebot.chunking import sentence_spans
+from citebot.embedding import OnnxSentenceEmbedding
+from citebot.evidence import SubjectTerms
+from citebot.models import Answer, Citation, Turn, one_line
+from citebot.sources import SourceText
+from citebot.stemming import SharedStemmer
+from citebot.words import QUESTION_WORDS, STOPWORDS, content_terms, names_in, tokenize
 
 SourceLookup = Callable[[str], SourceText | None]
 _SENTENCE_REACH = 600  # characters read around a chunk to complete its first and last sentence
@@ -345,7 +344,3 @@ def split_sentences(hits: list[NodeWithScore], sources: SourceLookup) -> list[Se
                                           piece, rank, meta.get("page"), previous=previous))
             previous = piece
     return sentences
-
-
-def load_template(prompts_dir: Path, name: str) -> str:
-    return (prompts_dir / name).read_text(encoding="utf-8")

@@ -18,15 +18,13 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from index.sources import file_digest
+from citebot.errors import EmbedderError
+from citebot.sources import file_digest
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 BUNDLED_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256  # what all-MiniLM-L6-v2 was trained with
 
-
-class EmbedderError(RuntimeError):
-    pass
 
 
 def _resolve_model(spec: str) -> tuple[Path, Path, str]:

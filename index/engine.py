@@ -11,30 +11,26 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.answer import ExtractiveAnswerer, load_template, needs_context, resolve_followup
-from index.config import Settings
-from index.evidence import named_documents
-from index.llm import LLMAnswerer, TokenSink
-from index.models import Answer, Citation, IndexReport, SourceInfo, Turn
-from index.sources import SourceCache, SourceText
-from index.store import ChunkStore, FileEntry, Manifest
+from citebot.answer import ExtractiveAnswerer, needs_context, resolve_followup
+from citebot.config import Settings
+from citebot.errors import NoIndexError, QuestionError, SourceError
+from citebot.evidence import named_documents
+from citebot.intake import copy_samples, safe_filename, save_new_file
+from citebot.llm import LLMAnswerer, TokenSink
+from citebot.models import AddedSource, Answer, Citation, IndexReport, SourceInfo, Turn
+from citebot.sources import SourceCache, SourceText
+from citebot.store import ChunkStore, FileEntry, Manifest
 
 if TYPE_CHECKING:
     from llama_index.core.schema import NodeWithScore
 
-    from index.embedding import OnnxSentenceEmbedding
-    from index.ingest import ProgressFn
-    from index.retrieve import HybridRetriever
+    from citebot.embedding import OnnxSentenceEmbedding
+    from citebot.ingest import ProgressFn
+    from citebot.retrieve import HybridRetriever
 
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the embedder reads 256 tokens anyway
 
 
-class QuestionError(ValueError):
-    """The question cannot be asked (empty, say); the message is for the user."""
-
-
-class NoIndexError(RuntimeError):
-    """Nothing has been indexed yet in this data folder."""
 
 
 def clean_question(text: str) -> str:
@@ -61,7 +57,7 @@ class Engine:
     @property
     def embedder(self) -> OnnxSentenceEmbedding:
         if self._embedder is None:
-            from index.embedding import OnnxSentenceEmbedding
+            from citebot.embedding import OnnxSentenceEmbedding
 
             self._embedder = OnnxSentenceEmbedding(self.settings.embedder, self.settings.embed_batch_size)
         return self._embedder
@@ -114,21 +110,44 @@ class Engine:
         return turns
 
     def reindex(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
-                progress: ProgressFn | None = None) -> IndexReport:
-        from index.chunking import LineChunker
-        from index.ingest import Indexer
+                progress: ProgressFn | None = None, wait: bool = False) -> IndexReport:
+        """Index `paths` (default: the sources folder, first filled with the sample documents
+        when it does not exist yet). With `wait`, queue behind a running indexer instead of failing."""
+        from citebot.chunking import LineChunker
+        from citebot.ingest import Indexer
 
+        samples = 0 if paths else copy_samples(self.settings.sources)
         chunker = LineChunker(
             count_tokens=self.embedder.count_tokens,
             chunk_tokens=self.settings.chunk_tokens,
             overlap_lines=self.settings.chunk_overlap_lines,
             model_id=self.embedder.model_id,
         )
-        targets = list(paths) if paths else [self.settings.sources_dir]
-        report = Indexer(self.store, self.embedder, chunker).run(targets, self.settings.sources_dir, rebuild, progress)
+        targets = list(paths) if paths else [self.settings.sources]
+        indexer = Indexer(self.store, self.embedder, chunker)
+        report = indexer.run(targets, self.settings.sources, rebuild, progress, wait)
+        if samples:
+            report.warnings.insert(0, f"{self.settings.sources} did not exist: created it with {samples} sample "
+                                      "documents; put your own documents there (or set CITEBOT_SOURCES_DIR)")
         with self._lock:
             self._loaded_stamp = None  # answer from the new index from the next question on
         return report
+
+    def add_source(self, name: str, data: bytes) -> AddedSource:
+        """Save `data` as a new file of the sources folder (name cleaned, never an overwrite) and
+        index it, queued behind any running indexer. A file that cannot be indexed is removed
+        again and raises SourceError saying why."""
+        saved = save_new_file(self.settings.sources, name, data)
+        try:
+            report = self.reindex(wait=True)
+        except BaseException:
+            saved.unlink(missing_ok=True)
+            raise
+        problem = next((reason for path, reason in report.skipped if Path(path) == saved), None)
+        if problem:
+            saved.unlink(missing_ok=True)
+            raise SourceError(f"{saved.name}: {problem}")
+        return AddedSource(saved.name, safe_filename(name), report)
 
     def verify(self, citation: Citation) -> bool:
         """True when the quote is verbatim in the cited file, within the cited lines (and page)."""
@@ -149,7 +168,7 @@ class Engine:
             if stamp is None:
                 raise NoIndexError(f"No index in {self.settings.data_dir} yet: run `citebot index` first.")
             if stamp != self._loaded_stamp or self._retriever is None:
-                from index.retrieve import HybridRetriever
+                from citebot.retrieve import HybridRetriever
 
                 self._manifest = self.store.load_manifest()
                 self._kept_texts.clear()  # a re-index may have kept texts for files that had none
@@ -160,24 +179,26 @@ class Engine:
                 self._retriever = HybridRetriever(self.store, self.embedder, self.settings, self._manifest)
                 self._loaded_stamp = stamp
             if self._answerer is None:
-                self._answerer = ExtractiveAnswerer(
+                answerer = ExtractiveAnswerer(
                     self.embedder,
                     self._source_text,
-                    refusal_text=load_template(self.settings.prompts_dir, "refusal.txt"),
+                    refusal_text=self.settings.prompt("refusal.txt"),
                     threshold=self.settings.refusal_threshold,
                     max_sentences=self.settings.answer_sentences,
                     max_embedded=self.settings.scored_sentences,
                 )
-                if self.settings.llm:
-                    self._llm_answerer = self._make_llm_answerer(self._answerer)
+                # Both or neither: a failed LLM build fails every question alike, never silently
+                # falls back to extractive answers from the second question on.
+                self._llm_answerer = self._make_llm_answerer(answerer) if self.settings.llm else None
+                self._answerer = answerer
             return self._retriever, self._answerer
 
     def _make_llm_answerer(self, extractive: ExtractiveAnswerer) -> LLMAnswerer:
-        from index.llm import build_llm
+        from citebot.llm import build_llm
 
-        prompts = self.settings.prompts_dir
-        return LLMAnswerer(build_llm(self.settings), extractive, load_template(prompts, "answer.txt"),
-                           load_template(prompts, "condense.txt"), load_template(prompts, "fallback_note.txt"))
+        prompt = self.settings.prompt
+        return LLMAnswerer(build_llm(self.settings), extractive, prompt("answer.txt"), prompt("condense.txt"),
+                           prompt("fallback_note.txt"))
 
     def _source_text(self, key: str) -> SourceText | None:
         entry = self._manifest.files.get(key)

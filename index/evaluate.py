@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.models import Answer, as_turn, parse_day, row_day
+from citebot.models import Answer, as_turn, parse_day, row_day
 
 
 def normalise(text: str) -> str:

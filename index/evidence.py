@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from llama_index.core.schema import NodeWithScore
 
-from index.words import QUESTION_WORDS, STOPWORDS
+from citebot.words import QUESTION_WORDS, STOPWORDS
 
 _WORD = re.compile(r"\w[\w./+',-]*[\w+]|\w")
 _HAS_DIGIT = re.compile(r"\d")

@@ -11,19 +11,18 @@ from typing import Any
 
 from llama_index.core.schema import Document, MetadataMode, TextNode
 
-from index.chunking import LineChunker
-from index.embedding import OnnxSentenceEmbedding
-from index.models import IndexReport
-from index.sources import SourceError, file_digest, read_source
-from index.store import ChunkStore, FileEntry, Manifest, StoreError
+from citebot.chunking import LineChunker
+from citebot.embedding import OnnxSentenceEmbedding
+from citebot.errors import IngestError
+from citebot.models import IndexReport
+from citebot.sources import SourceError, file_digest, read_source
+from citebot.store import ChunkStore, FileEntry, Manifest, StoreError
 
 # (files done, files to process, chunks embedded so far)
 ProgressFn = Callable[[int, int, int], None]
 _EMBED_BATCH = 256  # chunks embedded and written per round trip
+COMMIT_EVERY = 2048  # new chunks (~35 s of embedding on 2 cores) before a long run's first interim commit
 
-
-class IngestError(ValueError):
-    """A request the indexer cannot carry out at all (e.g. a missing path)."""
 
 
 @dataclass(frozen=True)
@@ -71,15 +70,16 @@ class Indexer:
         self.chunker = chunker
 
     def run(self, paths: list[Path], sources_dir: Path, rebuild: bool = False,
-            progress: ProgressFn | None = None) -> IndexReport:
+            progress: ProgressFn | None = None, wait: bool = False) -> IndexReport:
         try:
-            return self._run(paths, sources_dir, rebuild, progress)
+            return self._run(paths, sources_dir, rebuild, progress, wait)
         except OSError as exc:  # disk full, read-only folder: the committed index is untouched
             raise StoreError(f"cannot write the index in {self.store.data_dir}: {exc.strerror or exc}") from exc
 
-    def _run(self, paths: list[Path], sources_dir: Path, rebuild: bool, progress: ProgressFn | None) -> IndexReport:
+    def _run(self, paths: list[Path], sources_dir: Path, rebuild: bool, progress: ProgressFn | None,
+             wait: bool) -> IndexReport:
         started = time.monotonic()
-        with self.store.writer_lock():
+        with self.store.writer_lock(wait):
             report = IndexReport()
             old = self.store.load_manifest()
             if old.files and old.embedder != self.embedder.model_id:
@@ -104,7 +104,8 @@ class Indexer:
                 else:
                     todo.append((item, digest))
             pending: list[TextNode] = []
-            new_nodes: list[TextNode] = []
+            new_nodes: list[TextNode] = []  # chunks the last committed manifest lacks
+            committed, committed_chunks = old, len(old.chunk_ids())
             for done, (item, digest) in enumerate(todo, 1):
                 previous = files.pop(item.key, None)
                 nodes = self._chunk(item, digest, report)
@@ -123,11 +124,19 @@ class Indexer:
                     report.embedded_chunks += embedded
                     report.reused_chunks += reused
                     pending = []
+                    if not rebuild and done < len(todo) and len(new_nodes) >= max(COMMIT_EVERY, committed_chunks):
+                        # A long run commits what it has so far: killed, it leaves the finished
+                        # files answerable, and the next run goes on from there. The batches
+                        # double, so BM25 is rebuilt O(log n) times, not once per batch.
+                        interim = Manifest(self.embedder.model_id, committed.generation + 1, dict(files))
+                        self._commit(committed, interim, new_nodes, rebuild)
+                        committed, new_nodes = interim, []
+                        committed_chunks = len(interim.chunk_ids())
                 if progress:
                     progress(done, len(todo), report.embedded_chunks)
-            new = Manifest(embedder=self.embedder.model_id, generation=old.generation + 1, files=files)
+            new = Manifest(embedder=self.embedder.model_id, generation=committed.generation + 1, files=files)
             if report.added or report.changed or report.removed or rebuild or (files and not old.files):
-                self._commit(old, new, new_nodes, rebuild)
+                self._commit(committed, new, new_nodes, rebuild)
             else:
                 new = replace(old, files=files)
                 if moved:
@@ -176,7 +185,7 @@ class Indexer:
         return len(fresh), len(nodes) - len(fresh)
 
     def _commit(self, old: Manifest, new: Manifest, new_nodes: list[TextNode], rebuild: bool) -> None:
-        from index.retrieve import build_bm25
+        from citebot.retrieve import build_bm25
 
         live = new.chunk_ids()
         if live:

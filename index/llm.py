@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 from llama_index.core.schema import NodeWithScore
 
-from index.answer import ExtractiveAnswerer, Sentence, content_terms, needs_context, split_sentences
-from index.chunking import sentence_spans
-from index.config import Settings
-from index.models import Answer, Citation, Turn, one_line
+from citebot.answer import ExtractiveAnswerer, Sentence, content_terms, needs_context, split_sentences
+from citebot.chunking import sentence_spans
+from citebot.config import Settings
+from citebot.errors import LLMError
+from citebot.models import Answer, Citation, Turn, one_line
 
 TokenSink = Callable[[str], None]
 NOT_FOUND = "NOT_IN_DOCUMENTS"  # what the prompt tells the model to write when passages lack the answer
@@ -32,9 +33,6 @@ SUPPORT_SIMILARITY = 0.55
 SUPPORT_OVERLAP = 0.6
 MIN_CLAIM_WORDS = 3
 
-
-class LLMError(RuntimeError):
-    pass
 
 
 def build_llm(settings: Settings) -> Any:

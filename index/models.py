@@ -109,6 +109,16 @@ class IndexReport:
 
 
 @dataclass(frozen=True)
+class AddedSource:
+    """A document added by content: the name it was saved under, the (cleaned) name it was sent
+    with, which another file may already have had, and the indexing report."""
+
+    name: str
+    requested: str
+    report: IndexReport
+
+
+@dataclass(frozen=True)
 class SourceInfo:
     source: str
     chunks: int

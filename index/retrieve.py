@@ -13,11 +13,11 @@ from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
 
-from index.config import Settings
-from index.embedding import OnnxSentenceEmbedding
-from index.models import parse_day
-from index.stemming import SharedStemmer
-from index.store import BM25_TOKENS_FILE, ChunkStore, Manifest, StoreError
+from citebot.config import Settings
+from citebot.embedding import OnnxSentenceEmbedding
+from citebot.models import parse_day
+from citebot.stemming import SharedStemmer
+from citebot.store import BM25_TOKENS_FILE, ChunkStore, Manifest, StoreError
 
 Mode = Literal["hybrid", "dense", "bm25"]
 # A recent passage ranks first only with at least this share of the best fused score

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+from citebot.errors import SourceError
+
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 # Plain text by name; any other file (README, COPYING, NEWS without a suffix) is recognised by content.
@@ -36,9 +38,6 @@ _FRONT_MATTER_KEYS = ("title", "url", "published")
 MAX_UNZIPPED_BYTES = 100_000_000  # a DOCX that inflates past this is refused (zip bomb)
 MAX_PDF_PAGES = 5_000
 
-
-class SourceError(ValueError):
-    """A file that cannot be indexed; the message says why."""
 
 
 @dataclass

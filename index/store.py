@@ -22,16 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.config import Settings
-from index.sources import SourceText
+from citebot.config import Settings
+from citebot.errors import StoreError
+from citebot.sources import SourceText
 
 MANIFEST_VERSION = 1
 _PAGE = 2000  # ids per Chroma get/delete call
 BM25_TOKENS_FILE = "tokens.json"
 
-
-class StoreError(RuntimeError):
-    """The vector store cannot be reached or used; the message says why."""
 
 
 @dataclass
@@ -248,12 +246,13 @@ class ChunkStore:
                 shutil.rmtree(old, ignore_errors=True)
 
     @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """One indexer at a time per data folder; readers never wait."""
+    def writer_lock(self, wait: bool = False) -> Iterator[None]:
+        """One indexer at a time per data folder (the others fail, or with `wait` queue up);
+        readers never wait."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.data_dir / "index.lock", "w") as lock:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 raise StoreError(f"another `citebot index` is already running on {self.data_dir}") from None
             yield

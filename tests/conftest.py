@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from index import Engine, Settings
-from index.sources import lines_text
+from citebot import Engine, Settings
+from citebot.sources import lines_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

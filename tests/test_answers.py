@@ -52,7 +52,7 @@ def test_follow_up_depends_on_history(seed_engine):
 
 @pytest.mark.parametrize("question", ["   ", "\u200b\u200b", "\x00\x07"])
 def test_empty_question_is_an_error(seed_engine, question):
-    from index.engine import QuestionError
+    from citebot.engine import QuestionError
 
     with pytest.raises(QuestionError):
         seed_engine.ask(question)
@@ -85,7 +85,7 @@ def test_an_answer_spanning_two_documents_cites_both(tmp_path):
 
 def test_curly_and_straight_apostrophes_are_the_same_word():
     """A question typed with ’ must match a document written with ' (a missed name lowers the score)."""
-    from index.answer import names_in, tokenize
+    from citebot.answer import names_in, tokenize
 
     assert tokenize("Broadway’s stars, Broadway's best, 'Broadway'") == ["broadway", "stars", "broadway", "best", "broadway"]
     assert names_in("Which show did Broadway’s biggest stars attend?") == ["Broadway’s"]

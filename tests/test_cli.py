@@ -14,7 +14,7 @@ from tests.conftest import SEEDS, assert_verbatim
 
 def citebot(data_dir, *args, stdin: str | None = None):
     env = {**os.environ, "CITEBOT_DATA_DIR": str(data_dir)}
-    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "citebot.bot", *args], input=stdin, capture_output=True,
                           text=True, env=env, timeout=300)
 
 
@@ -34,7 +34,7 @@ def test_ask_json(data_dir):
     answer = json.loads(result.stdout)
     assert set(answer) == {"question", "answer", "answerable", "citations"}
     assert answer["answerable"] and "Bessent" in answer["answer"]
-    from index.models import Citation
+    from citebot.models import Citation
 
     for c in answer["citations"]:
         assert set(c) == {"source", "start_line", "end_line", "quote", "page"}
@@ -117,6 +117,6 @@ def test_data_dir_after_the_subcommand_version_and_bad_settings(data_dir, tmp_pa
     version = citebot(data_dir, "--version")
     assert version.returncode == 0 and version.stdout.startswith("citebot, version ")
     env = {**os.environ, "CITEBOT_DATA_DIR": str(data_dir), "CITEBOT_TOP_K": "lots"}
-    bad = subprocess.run([sys.executable, "-m", "bot", "ask", "What is indium used for?"], capture_output=True,
+    bad = subprocess.run([sys.executable, "-m", "citebot.bot", "ask", "What is indium used for?"], capture_output=True,
                          text=True, env=env, timeout=300)
     assert bad.returncode == 2 and bad.stderr == "citebot: CITEBOT_TOP_K = 'lots' is not a whole number\n"

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from index.chunking import chunk_id
-from index.sources import file_digest
+from citebot.chunking import chunk_id
+from citebot.sources import file_digest
 from tests.conftest import SHARED, make_engine
 
 NEWS = SHARED / "benchmarks" / "realtimeqa" / "docs"
@@ -18,7 +18,7 @@ NEWS = SHARED / "benchmarks" / "realtimeqa" / "docs"
 
 def _indexer(data_dir: Path, folder: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "CITEBOT_DATA_DIR": str(data_dir)}
-    return subprocess.Popen([sys.executable, "-m", "bot", "index", "--json", str(folder), *args], env=env,
+    return subprocess.Popen([sys.executable, "-m", "citebot.bot", "index", "--json", str(folder), *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -94,7 +94,7 @@ def test_watch_reindexes_and_a_running_engine_sees_it(tmp_path, corpus):
     data = tmp_path / "data"
     reader = make_engine(data, corpus)
     env = {**os.environ, "CITEBOT_DATA_DIR": str(data)}
-    watcher = subprocess.Popen([sys.executable, "-m", "bot", "index", "--json", "--watch", str(corpus)], env=env,
+    watcher = subprocess.Popen([sys.executable, "-m", "citebot.bot", "index", "--json", "--watch", str(corpus)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert json.loads(watcher.stdout.readline())["added"]  # the first pass
@@ -128,7 +128,7 @@ def test_a_full_disk_is_a_clear_error_and_the_old_index_still_answers(tmp_path, 
         resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))
 
     env = {**os.environ, "CITEBOT_DATA_DIR": str(data)}
-    result = subprocess.run([sys.executable, "-m", "bot", "index", str(corpus)], env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "citebot.bot", "index", str(corpus)], env=env, capture_output=True,
                             text=True, timeout=300, preexec_fn=full_disk)
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith("citebot: ") and "Traceback" not in result.stderr

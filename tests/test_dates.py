@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from index.evaluate import evaluate
+from citebot.evaluate import evaluate
 from tests.conftest import assert_verbatim, make_engine
 from tests.test_cli import citebot
 
@@ -102,7 +102,7 @@ def test_a_document_dated_in_the_future_is_still_answered_today(tmp_path):
 
 
 def test_eval_refuses_a_file_with_a_malformed_date(tmp_path):
-    from index.evaluate import read_rows
+    from citebot.evaluate import read_rows
 
     rows = tmp_path / "rows.jsonl"
     rows.write_text(json.dumps({"question": QUESTION, "date": "next Tuesday"}) + "\n")

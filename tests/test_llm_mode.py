@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.llm import NOT_FOUND
+from citebot.llm import NOT_FOUND
 from tests.conftest import assert_verbatim, make_engine, served_in_thread
 from tests.fake_llm import FakeOpenAI, passage_number
 
@@ -104,7 +104,7 @@ def test_the_repl_streams_the_draft_then_prints_the_checked_answer(llm_engine):
 
     from rich.console import Console
 
-    from bot.repl import Repl
+    from citebot.bot.repl import Repl
 
     engine, server, corpus = llm_engine
     lines = iter(["Which five minerals did Beijing put under export controls?"])

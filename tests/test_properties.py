@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from llama_index.core.schema import Document
 
-from bot.telegram.format import LIMIT, Block, cut_text, split_messages, utf16_len
-from index.chunking import LineChunker, sentence_spans
-from index.sources import SourceText
+from citebot.bot.telegram.format import LIMIT, Block, cut_text, split_messages, utf16_len
+from citebot.chunking import LineChunker, sentence_spans
+from citebot.sources import SourceText
 
 WORD = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=12)
 LINE = st.lists(WORD, min_size=0, max_size=40).map(" ".join)

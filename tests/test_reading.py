@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from index.answer_types import AnswerType, asked_type, candidates, new_candidates
+import citebot.sources
+from citebot.answer_types import AnswerType, asked_type, candidates, new_candidates
 from tests.conftest import assert_verbatim, make_engine
 
 README = """frobnicate -- a small tool that rewrites configuration files
@@ -193,15 +194,13 @@ def test_a_question_naming_two_documents_cites_both(docs_engine):
 
 def test_citing_an_extracted_format_never_parses_it_again(docs_engine, monkeypatch):
     """The text extracted at indexing (DOCX, HTML, gzip) is kept; a fresh process cites from it."""
-    import index.sources
-
     engine, _ = docs_engine
     fresh = make_engine(engine.settings.data_dir, engine.settings.sources_dir)
 
     def no_parsing(*args, **kwargs):
         raise AssertionError("a file was parsed at question time")
 
-    monkeypatch.setattr(index.sources, "read_source", no_parsing)
+    monkeypatch.setattr(citebot.sources, "read_source", no_parsing)
     answer = fresh.ask("What checksum ID does the frob format assign to SHA-256?")
     assert answer.citations[0].source == "frob-format.docx" and "0x0A" in answer.citations[0].quote
     assert all(fresh.verify(c) for c in answer.citations)

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from index.store import StoreError
+from citebot.store import StoreError
 from tests.conftest import assert_verbatim, free_port, make_engine
 
 
@@ -43,7 +43,7 @@ def test_a_server_that_is_down_is_a_clear_error(tmp_path, corpus):
         engine.reindex()
     env = {**os.environ, "CITEBOT_DATA_DIR": str(tmp_path / "data"), "CHROMA_HOST": "127.0.0.1",
            "CHROMA_PORT": str(free_port())}
-    result = subprocess.run([sys.executable, "-m", "bot", "index", str(corpus)], env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "citebot.bot", "index", str(corpus)], env=env, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 1 and "is not available" in result.stderr and "Traceback" not in result.stderr
 
@@ -84,7 +84,7 @@ def test_an_embedded_index_moves_to_a_server_without_reindexing(tmp_path, corpus
         assert served.ask(question).citations == before.citations
         report = served.reindex()  # nothing to embed again
         assert report.embedded_chunks == 0 and len(report.unchanged) == 2
-        result = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", question], capture_output=True, text=True,
+        result = subprocess.run([sys.executable, "-m", "citebot.bot", "ask", "--json", question], capture_output=True, text=True,
                                 env=env | {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server.port)}, timeout=120)
         assert result.returncode == 0 and "tellurium" in result.stdout, result.stderr
     finally:

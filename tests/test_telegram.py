@@ -13,11 +13,14 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bot.telegram import TelegramBot
-from bot.telegram.app import DRAFT_MARK, REFUSAL, safe_filename
-from bot.telegram.format import LIMIT, answer_blocks, cut_text, split_messages, utf16_len
-from index import Engine, Settings
-from index.models import Answer, Citation
+from citebot import Engine, Settings
+from citebot.bot.telegram.access import REFUSAL, AccessGuard
+from citebot.bot.telegram.app import TelegramBot
+from citebot.bot.telegram.delivery import DRAFT_MARK
+from citebot.bot.telegram.format import LIMIT, answer_blocks, cut_text, split_messages, utf16_len
+from citebot.bot.telegram.settings import TelegramSettings
+from citebot.intake import safe_filename
+from citebot.models import Answer, Citation
 from tests.conftest import SEEDS, served_in_thread
 from tests.fake_telegram import BOT_USER, FakeBotApi
 
@@ -28,22 +31,22 @@ ADMIN, USER, STRANGER = 1, 2, 666
 def engine(tmp_path_factory):
     root = tmp_path_factory.mktemp("telegram")
     shutil.copytree(SEEDS, root / "docs")
-    settings = Settings.load(
-        data_dir=root / "data", sources_dir=root / "docs", telegram_token=FakeBotApi.token,
-        allowed_users=tuple(range(1, 300)), admins=(ADMIN,), max_upload_bytes=10_000,
-    )
-    engine = Engine(settings)
+    engine = Engine(Settings.load(data_dir=root / "data", sources_dir=root / "docs"))
     engine.reindex()
     return engine
 
 
-def run_with_bot(engine: Engine, scenario) -> FakeBotApi:
+SETTINGS = TelegramSettings(telegram_token=FakeBotApi.token, allowed_users=tuple(range(1, 300)), admins=(ADMIN,),
+                            max_upload_bytes=10_000)
+
+
+def run_with_bot(engine: Engine, scenario, settings: TelegramSettings = SETTINGS) -> FakeBotApi:
     """Start the fake API and the bot (long polling), run `scenario(api)`, stop both."""
     api = FakeBotApi()
 
     async def main() -> None:
         await api.start()
-        app = TelegramBot(engine).build(base_url=api.base_url)
+        app = TelegramBot(engine, settings).build(base_url=api.base_url)
         async with app:
             await app.post_init(app)  # what run_polling does before polling
             await app.start()
@@ -134,13 +137,12 @@ def test_access_fails_closed(engine, allowed, expected):
     from dataclasses import replace
     from types import SimpleNamespace
 
-    bot = TelegramBot(engine)
-    bot.settings = replace(Settings(), **allowed)
+    guard = AccessGuard(replace(SETTINGS, **{"allowed_users": (), "admins": (), **allowed}))
     private = {who: SimpleNamespace(effective_user=SimpleNamespace(id=who), effective_chat=SimpleNamespace(id=who))
                for who in (ADMIN, USER, STRANGER)}
     group = SimpleNamespace(effective_user=SimpleNamespace(id=STRANGER), effective_chat=SimpleNamespace(id=-100))
-    admitted = {who for who, update in private.items() if bot.is_allowed(update)}
-    admitted |= {"chat"} if bot.is_allowed(group) else set()
+    admitted = {who for who, update in private.items() if guard.is_allowed(update)}
+    admitted |= {"chat"} if guard.is_allowed(group) else set()
     assert admitted == expected
 
 
@@ -196,7 +198,7 @@ def test_bad_uploads_are_refused_and_nothing_is_saved(engine):
 
     texts = run_with_bot(engine, scenario).texts(60)
     assert sum("over the 10,000-byte limit" in t for t in texts) == 2
-    assert any("can't index .exe" in t for t in texts)
+    assert any("could not index tool.exe" in t and "Nothing was added" in t for t in texts)
     assert any("could not index empty.txt" in t and "Nothing was added" in t for t in texts)
     assert sorted(p.name for p in docs.iterdir()) == before
 
@@ -320,6 +322,12 @@ def test_upload_names_are_sanitised(raw, expected):
     assert safe_filename(raw) == expected
 
 
+def test_an_upload_name_long_in_bytes_is_cut_to_fit_the_file_system(tmp_path):
+    name = safe_filename("\U0001d400" * 100 + ".md")  # 400 bytes of 4-byte letters
+    assert name.endswith(".md") and len(name.encode()) <= 200
+    (tmp_path / name).write_text("fits")
+
+
 def test_citebot_telegram_process_exit_codes_and_no_token_in_logs(engine):
     api = FakeBotApi()
     with served_in_thread(api):
@@ -329,20 +337,20 @@ def test_citebot_telegram_process_exit_codes_and_no_token_in_logs(engine):
 def _check_exit_codes(engine, api):
     env = {**os.environ, "CITEBOT_DATA_DIR": str(engine.settings.data_dir), "TELEGRAM_API_BASE_URL": api.base_url}
     env.pop("TELEGRAM_BOT_TOKEN", None)
-    missing = subprocess.run([sys.executable, "-m", "bot", "telegram"], env=env, capture_output=True, text=True, timeout=120)
+    missing = subprocess.run([sys.executable, "-m", "citebot.bot", "telegram"], env=env, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "TELEGRAM_BOT_TOKEN" in missing.stderr
     for name in ("CITEBOT_ALLOWED_USERS", "CITEBOT_ALLOWED_CHATS", "CITEBOT_ADMINS", "CITEBOT_PUBLIC"):
         env.pop(name, None)
-    nobody = subprocess.run([sys.executable, "-m", "bot", "telegram"], env={**env, "TELEGRAM_BOT_TOKEN": api.token},
+    nobody = subprocess.run([sys.executable, "-m", "citebot.bot", "telegram"], env={**env, "TELEGRAM_BOT_TOKEN": api.token},
                             capture_output=True, text=True, timeout=120)
     assert nobody.returncode == 2 and nobody.stderr.count("\n") == 1 and "CITEBOT_PUBLIC=1" in nobody.stderr
-    typo = subprocess.run([sys.executable, "-m", "bot", "telegram"], capture_output=True, text=True, timeout=120,
+    typo = subprocess.run([sys.executable, "-m", "citebot.bot", "telegram"], capture_output=True, text=True, timeout=120,
                           env={**env, "TELEGRAM_BOT_TOKEN": api.token, "CITEBOT_ALLOWED_USERS": "1000, @alice"})
     assert typo.returncode == 2 and typo.stderr.count("\n") == 1, typo.stderr
     assert "CITEBOT_ALLOWED_USERS" in typo.stderr and "@alice" in typo.stderr
     env["CITEBOT_ADMINS"] = "1"
     wrong = "999:WRONG-SECRET-TOKEN"
-    rejected = subprocess.run([sys.executable, "-m", "bot", "telegram"], env={**env, "TELEGRAM_BOT_TOKEN": wrong},
+    rejected = subprocess.run([sys.executable, "-m", "citebot.bot", "telegram"], env={**env, "TELEGRAM_BOT_TOKEN": wrong},
                               capture_output=True, text=True, timeout=120)
     assert rejected.returncode == 2 and "rejected the bot token" in rejected.stderr
     assert wrong not in rejected.stderr + rejected.stdout and "WRONG-SECRET" not in rejected.stderr
@@ -355,7 +363,7 @@ def test_citebot_telegram_process_answers_and_stops_cleanly(engine):
         env = {**os.environ, "CITEBOT_DATA_DIR": str(engine.settings.data_dir), "TELEGRAM_API_BASE_URL": api.base_url,
                "TELEGRAM_BOT_TOKEN": api.token, "CITEBOT_SOURCES_DIR": str(engine.settings.sources_dir),
                "CITEBOT_ALLOWED_USERS": "7"}
-        bot = subprocess.Popen([sys.executable, "-m", "bot", "telegram"], env=env, stdout=subprocess.PIPE,
+        bot = subprocess.Popen([sys.executable, "-m", "citebot.bot", "telegram"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
         try:
             asyncio.run_coroutine_threadsafe(api.message(7, 7, "What is indium used for?"), loop).result(10)
@@ -381,7 +389,7 @@ def ask_llm_bot(tmp_path, chat: int, scenario_faults: dict | None = None) -> Fak
     model = FakeOpenAI(scripted, delay=0.25)
     with served_in_thread(model):
         settings = Settings.load(data_dir=tmp_path / "data", sources_dir=tmp_path / "docs",
-                                 telegram_token=FakeBotApi.token, allowed_users=(USER,), llm="openai-compatible",
+                                 llm="openai-compatible",
                                  llm_base_url=model.base_url, llm_model="fake")
         engine = Engine(settings)
         engine.reindex()
@@ -473,7 +481,7 @@ def test_a_chroma_outage_gets_a_polite_reply_and_the_bot_recovers(tmp_path):
     server = ChromaServer(tmp_path / "chroma").start()
     try:
         engine = Engine(Settings.load(data_dir=tmp_path / "data", sources_dir=tmp_path / "docs",
-                                      telegram_token=FakeBotApi.token, allowed_users=(USER,), chroma_host="127.0.0.1",
+                                      chroma_host="127.0.0.1",
                                       chroma_port=server.port))
         engine.reindex()
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html import escape
 
-from index.models import Answer, Citation, SourceInfo, one_line
+from citebot import Answer, Citation, SourceInfo, one_line
 
 LIMIT = 4096  # Telegram's limit, counted in UTF-16 code units
 QUOTE_PREVIEW = 300  # characters of each quote shown in the answer itself

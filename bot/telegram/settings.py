@@ -1,0 +1,30 @@
+"""The Telegram adapter's settings: read like the core's (config file, environment, overrides)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from citebot import at_least, load_settings, setting
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """Who may ask, how to reach the Bot API, how large an upload may be."""
+
+    section: ClassVar[str] = "citebot"  # the same table as the core's: one file, one section
+
+    telegram_token: str = setting("", env="TELEGRAM_BOT_TOKEN", secret=True)
+    # A self-hosted Bot API server (or the local fake one in tests).
+    telegram_api_base_url: str = setting("https://api.telegram.org", env="TELEGRAM_API_BASE_URL")
+    # Who may ask: the allowed users and chats, and the admins (who may also add documents).
+    # With none of them set the bot refuses to start unless `public` says it answers everyone.
+    allowed_users: tuple[int, ...] = ()
+    allowed_chats: tuple[int, ...] = ()
+    admins: tuple[int, ...] = ()
+    public: bool = False
+    max_upload_bytes: int = setting(5_000_000, check=at_least(1))
+
+    @classmethod
+    def load(cls, **overrides: object) -> TelegramSettings:
+        return load_settings(cls, **overrides)
