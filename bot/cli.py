@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from citebot import BadInputError, CitebotError, Settings, as_turn, row_day
+from citebot import BadInputError, CitebotError, Settings, as_turn, read_rows, row_day, unknown_settings
+from citebot import evaluate as run_eval
 from citebot.bot.progress import IndexProgress
 from citebot.bot.render import make_console, render_answer, render_eval, render_report, render_sources
 from citebot.bot.telegram.settings import TelegramSettings
@@ -70,9 +71,12 @@ def with_engine(command: Callable[..., Any]) -> Callable[..., Any]:
 def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Ask questions about your documents; every answer cites file, lines and a verbatim quote."""
     def engine(local_data_dir: Path | None = None) -> Engine:
-        from citebot.engine import Engine  # lazily: `citebot --help` should not load llama-index
+        from citebot import Engine  # lazily: `citebot --help` should not load llama-index
 
-        return Engine(Settings.load(data_dir=local_data_dir or data_dir))
+        settings = Settings.load(data_dir=local_data_dir or data_dir)
+        for name in unknown_settings([Settings, TelegramSettings]):
+            click.echo(f"citebot: warning: {name} is not a setting; ignored", err=True)
+        return Engine(settings)
 
     ctx.obj = {"engine": engine}
 
@@ -167,9 +171,6 @@ def _ask_batch(engine: Engine, batch: Any) -> None:
 @with_engine
 def evaluate(engine: Engine, questions: Path, as_json: bool) -> None:
     """Answer every row of QUESTIONS.jsonl and score accuracy, citations, refusals, latency."""
-    from citebot.evaluate import evaluate as run_eval
-    from citebot.evaluate import read_rows
-
     try:
         rows = read_rows(questions)
     except (ValueError, KeyError) as exc:

@@ -8,7 +8,15 @@ from collections.abc import Callable
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 def duration(seconds: float) -> str:
@@ -33,7 +41,7 @@ class IndexProgress:
         self._started = clock()
         self._last_line = self._started
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> IndexProgress:
         self._started = self._last_line = self.clock()
@@ -57,7 +65,7 @@ class IndexProgress:
         now = self.clock()
         elapsed = max(now - self._started, 1e-9)
         rate = f"{chunks / elapsed:.0f} chunks/s"
-        if self._bar is not None:
+        if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=done, total=total, chunks=chunks, rate=rate)
         elif now - self._last_line >= self.every and done < total:
             self._last_line = now

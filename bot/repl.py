@@ -115,7 +115,7 @@ class Repl:
         atexit.register(_save_history, readline, path)
 
 
-def _save_history(readline, path: Path) -> None:  # type: ignore[no-untyped-def]
+def _save_history(readline, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         readline.set_history_length(1000)

@@ -4,6 +4,8 @@ This module is the core's one public face: adapters (the CLI, the REPL, Telegram
 users import these names only. `Engine` is loaded lazily: it pulls in llama-index.
 """
 
+from typing import TYPE_CHECKING
+
 from citebot.config import Settings, at_least, between, load_settings, one_of, setting, unknown_settings
 from citebot.errors import (
     BadInputError,
@@ -31,6 +33,9 @@ from citebot.models import (
     row_day,
 )
 from citebot.sources import SUPPORTED_SUFFIXES
+
+if TYPE_CHECKING:
+    from citebot.engine import Engine
 
 __all__ = [
     "SUPPORTED_SUFFIXES", "AddedSource", "Answer", "BadInputError", "Citation", "CitebotError", "EmbedderError", "Engine",

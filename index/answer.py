@@ -330,7 +330,7 @@ def split_sentences(hits: list[NodeWithScore], sources: SourceLookup) -> list[Se
     for rank, hit in enumerate(hits):
         node, meta = hit.node, hit.node.metadata
         source = sources(meta["source"])
-        start, end = node.start_char_idx, node.end_char_idx
+        start, end = getattr(node, "start_char_idx", None), getattr(node, "end_char_idx", None)  # TextNode's
         if source is None or start is None or end is None or source.text[start:end] != node.get_content():
             continue
         page_start, page_end = source.page_bounds(start)

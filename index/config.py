@@ -145,7 +145,7 @@ Config = TypeVar("Config")
 
 def env_name(kind: type, name: str) -> str:
     """The environment variable that sets field `name` of settings class `kind`."""
-    declared = next((f.metadata.get("env") for f in fields(kind) if f.name == name), "")  # type: ignore[arg-type]
+    declared = next((f.metadata.get("env") for f in fields(kind) if f.name == name), "")
     return declared or "CITEBOT_" + name.upper()
 
 
@@ -230,7 +230,7 @@ def check_values(settings: object) -> None:
 
 
 def _problem(kind: type, name: str, value: object) -> str | None:
-    check = next(f.metadata.get("check") for f in fields(kind) if f.name == name)  # type: ignore[arg-type]
+    check = next(f.metadata.get("check") for f in fields(kind) if f.name == name)
     return check(value) if check is not None else None
 
 

@@ -67,7 +67,8 @@ class OnnxSentenceEmbedding(BaseEmbedding):
         from tokenizers import Tokenizer
 
         model, tokenizer_file, model_id = _resolve_model(spec)
-        super().__init__(model_name=spec, model_id=model_id, embed_batch_size=embed_batch_size, **kwargs)
+        super().__init__(model_name=spec, embed_batch_size=embed_batch_size, **kwargs)
+        self.model_id = model_id
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         # Measured on the int8 model (2 cores, bench/reindex.py): one thread per usable core and only

@@ -56,7 +56,7 @@ def scan(paths: list[Path], sources_dir: Path) -> tuple[list[FoundFile], list[tu
 
 def _walk(root: Path) -> list[Path]:
     # os.walk without following links cannot loop; hidden files and folders are skipped.
-    files = []
+    files: list[Path] = []
     for folder, dirs, names in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files.extend(Path(folder) / n for n in sorted(names) if not n.startswith("."))
@@ -96,11 +96,11 @@ class Indexer:
             moved = False
             for item in found:
                 digest = file_digest(item.path)
-                entry = files.get(item.key)
-                if entry and entry.sha256 == digest:
+                kept = files.get(item.key)
+                if kept and kept.sha256 == digest:
                     report.unchanged.append(item.key)
-                    if entry.path != str(item.path):  # the same content moved with its folder
-                        files[item.key], moved = replace(entry, path=str(item.path)), True
+                    if kept.path != str(item.path):  # the same content moved with its folder
+                        files[item.key], moved = replace(kept, path=str(item.path)), True
                 else:
                     todo.append((item, digest))
             pending: list[TextNode] = []
@@ -190,7 +190,7 @@ class Indexer:
         live = new.chunk_ids()
         if live:
             previous = None if rebuild or not old.files else self.store.bm25_dir(old)
-            self.store.save_bm25(build_bm25(previous, live, new_nodes, self.store.nodes), new)
+            self.store.save_bm25(*build_bm25(previous, live, new_nodes, self.store.nodes), new)
         self.store.commit(new)
         self.store.prune_bm25(new)
         self.store.prune_texts(new)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +11,7 @@ from typing import Any, Literal
 from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
+from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
 
 from citebot.config import Settings
@@ -35,9 +36,10 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
                           return_ids=False, show_progress=False)
 
 
-def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: list[BaseNode],
-               fetch: Callable[[list[str]], list[BaseNode]]) -> Any:
-    """A BM25 retriever over `live_ids`, re-tokenising only chunks the previous generation lacks.
+def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: Sequence[BaseNode],
+               fetch: Callable[[list[str]], list[BaseNode]]) -> tuple[Any, dict[str, list[str]]]:
+    """A BM25 retriever over `live_ids` and each chunk's tokens, re-tokenising only chunks the
+    previous generation lacks.
 
     Written around BM25Retriever's constructor (which tokenises every chunk, ~3 s
     at 20k chunks) so that re-indexing one file stays fast: each generation keeps
@@ -59,9 +61,7 @@ def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: list[BaseNo
     order = sorted(corpus)
     bm25 = bm25s.BM25(corpus=[corpus[i] for i in order])
     bm25.index([tokens[i] for i in order], show_progress=False)
-    retriever = BM25Retriever(existing_bm25=bm25, token_pattern=TOKEN_PATTERN)
-    retriever.chunk_tokens = {i: tokens[i] for i in order}
-    return retriever
+    return BM25Retriever(existing_bm25=bm25, token_pattern=TOKEN_PATTERN), {i: tokens[i] for i in order}
 
 
 def _load_generation(folder: Path) -> tuple[dict[str, dict], dict[str, list[str]]]:
@@ -98,7 +98,7 @@ class HybridRetriever:
             self._bm25 = bm25
         # num_queries=1: no query generation, so the LLM is never called.
         self._fusion = QueryFusionRetriever(
-            retrievers, llm=MockLLM(), mode="reciprocal_rerank", num_queries=1,
+            retrievers, llm=MockLLM(), mode=FUSION_MODES.RECIPROCAL_RANK, num_queries=1,
             use_async=False, similarity_top_k=k,
         )
 

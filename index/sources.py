@@ -227,7 +227,7 @@ def _read_docx(path: Path | io.BytesIO) -> SourceText:
             inflated = sum(info.file_size for info in archive.infolist())
         if inflated > MAX_UNZIPPED_BYTES:
             raise SourceError(f"the DOCX inflates to {inflated:,} bytes (zip bomb?)")
-        document = docx.Document(path)
+        document = docx.Document(path if isinstance(path, io.BytesIO) else str(path))
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise SourceError(f"unreadable DOCX ({type(exc).__name__})") from None
     except ValueError as exc:  # python-docx: not a Word document

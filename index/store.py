@@ -226,14 +226,14 @@ class ChunkStore:
     def bm25_dir(self, manifest: Manifest) -> Path:
         return self.data_dir / manifest.bm25_name
 
-    def save_bm25(self, retriever: Any, manifest: Manifest) -> None:
+    def save_bm25(self, retriever: Any, tokens: dict[str, list[str]], manifest: Manifest) -> None:
         target = self.bm25_dir(manifest)
         staging = target.with_name(target.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         retriever.persist(str(staging), show_progress=False)
         # Each chunk's BM25 tokens, so the next generation re-tokenises only new chunks.
-        (staging / BM25_TOKENS_FILE).write_text(json.dumps(retriever.chunk_tokens), encoding="utf-8")
+        (staging / BM25_TOKENS_FILE).write_text(json.dumps(tokens), encoding="utf-8")
         _fsync_tree(staging)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)

@@ -25,6 +25,8 @@ def data_dir(tmp_path_factory):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert len(report["added"]) == 2 and report["total_chunks"] > 0
+    # A first run with no sources folder sets one up with the sample documents, and says so.
+    assert report["warnings"][0].startswith(f"{folder / 'sources'} did not exist: created it with 2 sample documents")
     return folder
 
 
@@ -120,3 +122,21 @@ def test_data_dir_after_the_subcommand_version_and_bad_settings(data_dir, tmp_pa
     bad = subprocess.run([sys.executable, "-m", "citebot.bot", "ask", "What is indium used for?"], capture_output=True,
                          text=True, env=env, timeout=300)
     assert bad.returncode == 2 and bad.stderr == "citebot: CITEBOT_TOP_K = 'lots' is not a whole number\n"
+
+
+def test_progress_is_a_plain_line_every_few_seconds_when_piped():
+    import io
+
+    from rich.console import Console
+
+    from citebot.bot.progress import IndexProgress
+
+    out, now = io.StringIO(), [0.0]
+    with IndexProgress(Console(file=out, force_terminal=False), every=10, clock=lambda: now[0]) as progress:
+        for done, seconds in ((1, 4), (2, 11), (3, 15), (4, 40), (8, 80)):
+            now[0] = seconds
+            progress(done, 8, done * 100)
+    assert out.getvalue().splitlines() == [
+        "indexing: 2/8 files, 200 chunks embedded, 18 chunks/s, about 33s left",
+        "indexing: 4/8 files, 400 chunks embedded, 10 chunks/s, about 40s left",
+    ]

@@ -177,3 +177,51 @@ def test_renamed_and_copied_files_reuse_stored_vectors(tmp_path, corpus):
     assert answer.citations[0].source == "renamed.txt"
     rebuilt = engine.reindex(rebuild=True)  # a rebuild never reuses: it runs the model on everything
     assert rebuilt.reused_chunks == 0 and rebuilt.embedded_chunks == rebuilt.total_chunks
+
+
+def test_a_long_first_run_commits_as_it_goes_and_an_interrupted_one_continues(tmp_path, monkeypatch):
+    """Killed after some files, a first run leaves those answerable; the next run does the rest."""
+    import citebot.ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(6):
+        (docs / f"note{n}.md").write_text(f"# Note {n}\n\nThe depot number {n} stores {n + 10} crates of tin.\n")
+    monkeypatch.setattr(citebot.ingest, "COMMIT_EVERY", 1)  # commit after each embedding round
+    monkeypatch.setattr(citebot.ingest, "_EMBED_BATCH", 1)
+    engine = make_engine(tmp_path / "data", docs)
+    store_add, calls = engine.store.add, []
+
+    def add_then_die(nodes):
+        calls.append(nodes)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # the process is killed while writing the fourth file
+        store_add(nodes)
+
+    monkeypatch.setattr(engine.store, "add", add_then_die)
+    try:
+        engine.reindex()
+    except KeyboardInterrupt:
+        pass
+    committed = engine.store.load_manifest()
+    assert 1 <= len(committed.files) <= 3  # the interim commits so far; the batches double in size
+    first = sorted(committed.files)[0]
+    assert first in {c.source for c in engine.ask(f"How many crates does depot {first[4]} store?").citations}
+    monkeypatch.setattr(engine.store, "add", store_add)
+    report = engine.reindex()
+    assert sorted(report.unchanged) == sorted(committed.files) and len(report.added) == 6 - len(committed.files)
+    assert report.total_files == 6 and engine.store.collection.count() == report.total_chunks
+
+
+def test_concurrent_additions_queue_up_and_all_are_indexed(tmp_path):
+    """Uploads arriving together wait their turn at the writer lock: none is refused as busy."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    engine = make_engine(tmp_path / "data", docs)
+    notes = {f"note {n}.md": f"# Note {n}\n\nWarehouse {n} keeps {n} spare pumps.\n".encode() for n in range(6)}
+    with ThreadPoolExecutor(6) as pool:
+        added = list(pool.map(lambda item: engine.add_source(*item), notes.items()))
+    assert sorted(a.name for a in added) == sorted(notes)
+    assert sorted(s.source for s in engine.sources()) == sorted(notes)

@@ -129,3 +129,19 @@ def test_the_api_key_never_reaches_logs_or_answers(llm_engine, caplog):
         answer = engine.ask("Which five minerals did Beijing put under export controls?")
     assert "sk-test-secret" not in caplog.text and "sk-test-secret" not in answer.text
     assert "sk-test-secret" not in repr(engine.settings)
+
+
+def test_an_llm_that_cannot_be_built_fails_every_question_alike(tmp_path, corpus, monkeypatch):
+    """Never an LLM error on the first question and silent extractive answers after it."""
+    import citebot.llm
+    from citebot import LLMError
+
+    def cannot_build(settings):
+        raise LLMError("the ollama client cannot be created")
+
+    monkeypatch.setattr(citebot.llm, "build_llm", cannot_build)
+    engine = make_engine(tmp_path / "data", corpus, llm="ollama", llm_model="m")
+    engine.reindex()
+    for _ in range(2):
+        with pytest.raises(LLMError, match="cannot be created"):
+            engine.ask("What is indium used for?")

@@ -49,6 +49,13 @@ UNAVAILABLE = "The document index is temporarily unavailable. Please try again i
 MAX_SAVED_QUOTES = 50  # per chat, for the "Sources" buttons
 
 
+def chat_data(context: ContextTypes.DEFAULT_TYPE) -> dict[Any, Any]:
+    """This chat's stored data: its conversation and its saved quotes."""
+    if context.chat_data is None:  # only for updates without a chat, which no handler here gets
+        raise RuntimeError("an update without a chat reached a chat handler")
+    return context.chat_data
+
+
 class TelegramBot:
     """Handlers for one Application; the engine does all retrieval, answering and indexing."""
 
@@ -92,7 +99,7 @@ class TelegramBot:
 
     async def on_reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Forget this chat's conversation."""
-        context.chat_data.clear()
+        chat_data(context).clear()
         await send_blocks(update, [Block("Done: I forgot this chat's conversation.")])
 
     async def on_sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -120,7 +127,7 @@ class TelegramBot:
         question = addressed_text(message, context.bot.id, context.bot.username)
         if question is None:
             return
-        history: list[Turn] = context.chat_data.setdefault("history", [])
+        history: list[Turn] = chat_data(context).setdefault("history", [])
         await with_retry(lambda: context.bot.send_chat_action(message.chat_id, ChatAction.TYPING))
         draft = DraftMessage(update) if self.engine.settings.llm else None
         try:
@@ -143,7 +150,7 @@ class TelegramBot:
         query = update.callback_query
         if query is None:
             return
-        saved: dict[str, list[Citation]] = context.chat_data.get("quotes", {})
+        saved: dict[str, list[Citation]] = chat_data(context).get("quotes", {})
         kind, _, key = (query.data or "").partition(":")
         citations = saved.get(key) if kind == "quotes" else None
         if citations is None:  # expired, or forged callback data
@@ -183,7 +190,7 @@ class TelegramBot:
         log.error("unhandled error in a handler: %r", context.error, exc_info=context.error)
 
     def remember_quotes(self, context: ContextTypes.DEFAULT_TYPE, citations: list[Citation]) -> str:
-        saved: dict[str, list[Citation]] = context.chat_data.setdefault("quotes", {})
+        saved: dict[str, list[Citation]] = chat_data(context).setdefault("quotes", {})
         while len(saved) >= MAX_SAVED_QUOTES:
             saved.pop(next(iter(saved)))
         key = secrets.token_urlsafe(8)

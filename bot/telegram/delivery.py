@@ -50,8 +50,9 @@ async def send_blocks(update: Update, blocks: list[Block], markup: InlineKeyboar
         return
     messages = split_messages(blocks)
     if replace is not None:
+        draft = replace
         try:
-            await with_retry(lambda: replace.edit_text(
+            await with_retry(lambda: draft.edit_text(
                 messages[0], parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
                 reply_markup=None if len(messages) > 1 else markup))
             messages = messages[1:]
@@ -66,11 +67,13 @@ async def send_blocks(update: Update, blocks: list[Block], markup: InlineKeyboar
     if message and chat.type != ChatType.PRIVATE and replace is None:
         quoted = ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
     for i, html in enumerate(messages):
-        last = i == len(messages) - 1
-        await with_retry(lambda html=html, last=last, first=i == 0: chat.send_message(
-            html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
-            reply_markup=markup if last else None, reply_parameters=quoted if first else None,
-        ))
+        first, last = i == 0, i == len(messages) - 1
+
+        def send(html: str = html, first: bool = first, last: bool = last) -> Awaitable[Message]:
+            return chat.send_message(html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+                                     reply_markup=markup if last else None, reply_parameters=quoted if first else None)
+
+        await with_retry(send)
 
 
 
@@ -100,6 +103,14 @@ class DraftMessage:
             pass
         return self.message
 
+    async def _show(self, text: str) -> None:
+        """Send the draft message, or edit it once it exists."""
+        shown, chat = self.message, self.update.effective_chat
+        if shown is not None:
+            await with_retry(lambda: shown.edit_text(text, link_preview_options=NO_PREVIEW))
+        elif chat is not None:
+            self.message = await with_retry(lambda: chat.send_message(text, link_preview_options=NO_PREVIEW))
+
     async def _edit_loop(self) -> None:
         while True:
             await asyncio.sleep(self.EDIT_EVERY)
@@ -109,11 +120,7 @@ class DraftMessage:
             # Unchecked model text: marked as such, links inert, until the verified answer replaces it.
             shown = DRAFT_MARK + draft[: LIMIT - len(DRAFT_MARK) - 2] + " …"
             try:
-                if self.message is None:
-                    self.message = await with_retry(
-                        lambda text=shown: self.update.effective_chat.send_message(text, link_preview_options=NO_PREVIEW))
-                else:
-                    await with_retry(lambda text=shown: self.message.edit_text(text, link_preview_options=NO_PREVIEW))
+                await self._show(shown)
                 self._shown = draft
             except BadRequest:  # e.g. "message is not modified"; the next round tries again
                 pass
