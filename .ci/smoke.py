@@ -7,7 +7,6 @@ Run with the test venv's Python (it serves the fake Bot API): `.venv/bin/python 
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import os
 import shutil
@@ -20,8 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import served_in_thread  # noqa: E402
-from tests.fake_telegram import FakeBotApi  # noqa: E402
+from tests.conftest import ask_bot_process  # noqa: E402
 
 QUESTION = "Which five minerals did Beijing put under export controls?"
 VERSIONS = ("3.11", "3.12", "3.13")
@@ -73,22 +71,9 @@ def smoke(python: str, wheel: Path, scratch: Path) -> None:
 
 def telegram(citebot: str, env: dict[str, str], home: Path) -> None:
     """`citebot telegram` from the wheel answers one question through the fake Bot API, then stops on SIGTERM."""
-    api = FakeBotApi()
-    with served_in_thread(api) as loop:
-        bot_env = env | {"TELEGRAM_API_BASE_URL": api.base_url, "TELEGRAM_BOT_TOKEN": api.token,
-                         "CITEBOT_ALLOWED_USERS": "7"}
-        bot = subprocess.Popen([citebot, "telegram"], env=bot_env, cwd=home, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-        try:
-            asyncio.run_coroutine_threadsafe(api.message(7, 7, "What is indium used for?"), loop).result(10)
-            deadline = time.monotonic() + 180
-            while not api.sent(7) and time.monotonic() < deadline and bot.poll() is None:
-                time.sleep(0.2)
-        finally:
-            bot.terminate()
-            out, err = bot.communicate(timeout=60)
-        check(bool(api.sent(7)) and "touch screens" in api.texts(7)[0], "the Telegram bot did not answer", err)
-        check(bot.returncode == 0, f"citebot telegram exited {bot.returncode}", err)
+    api, code, _, err = ask_bot_process([citebot, "telegram"], env, "What is indium used for?", cwd=home)
+    check(bool(api.sent(7)) and "touch screens" in api.texts(7)[0], "the Telegram bot did not answer", err)
+    check(code == 0, f"citebot telegram exited {code}", err)
 
 
 def main() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 
 from citebot import Engine, Settings
 from citebot.sources import lines_text
+from tests.fake_telegram import FakeBotApi
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -119,3 +122,24 @@ def served_in_thread(api):
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+def ask_bot_process(command: list[str], env: dict[str, str], question: str, chat: int = 7,
+                    cwd: Path | None = None, timeout: float = 180) -> tuple[FakeBotApi, int, str, str]:
+    """Run `citebot telegram` (`command`) against a fresh fake Bot API, ask `question` in the private
+    chat of user `chat` (allowed), wait for the reply, then stop it with SIGTERM. Returns the API
+    and the process's exit code, stdout and stderr."""
+    api = FakeBotApi()
+    with served_in_thread(api) as loop:
+        env = {**env, "TELEGRAM_API_BASE_URL": api.base_url, "TELEGRAM_BOT_TOKEN": api.token,
+               "CITEBOT_ALLOWED_USERS": str(chat)}
+        bot = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            asyncio.run_coroutine_threadsafe(api.message(chat, chat, question), loop).result(10)
+            deadline = time.monotonic() + timeout
+            while not api.sent(chat) and time.monotonic() < deadline and bot.poll() is None:
+                time.sleep(0.2)
+        finally:
+            bot.terminate()
+            out, err = bot.communicate(timeout=60)
+    return api, bot.returncode, out, err

@@ -21,7 +21,7 @@ from citebot.bot.telegram.format import LIMIT, answer_blocks, cut_text, split_me
 from citebot.bot.telegram.settings import TelegramSettings
 from citebot.intake import safe_filename
 from citebot.models import Answer, Citation
-from tests.conftest import SEEDS, served_in_thread
+from tests.conftest import SEEDS, ask_bot_process, served_in_thread
 from tests.fake_telegram import BOT_USER, FakeBotApi
 
 ADMIN, USER, STRANGER = 1, 2, 666
@@ -358,23 +358,12 @@ def _check_exit_codes(engine, api):
 
 def test_citebot_telegram_process_answers_and_stops_cleanly(engine):
     """`citebot telegram` as deployed: run_polling, a real answer, SIGTERM, no token in the logs."""
-    api = FakeBotApi()
-    with served_in_thread(api) as loop:
-        env = {**os.environ, "CITEBOT_DATA_DIR": str(engine.settings.data_dir), "TELEGRAM_API_BASE_URL": api.base_url,
-               "TELEGRAM_BOT_TOKEN": api.token, "CITEBOT_SOURCES_DIR": str(engine.settings.sources_dir),
-               "CITEBOT_ALLOWED_USERS": "7"}
-        bot = subprocess.Popen([sys.executable, "-m", "citebot.bot", "telegram"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-        try:
-            asyncio.run_coroutine_threadsafe(api.message(7, 7, "What is indium used for?"), loop).result(10)
-            deadline = time.monotonic() + 120
-            while not api.sent(7) and time.monotonic() < deadline and bot.poll() is None:
-                time.sleep(0.2)
-            assert api.sent(7) and "touch screens" in api.texts(7)[0]
-        finally:
-            bot.terminate()
-            out, err = bot.communicate(timeout=60)
-    assert bot.returncode == 0, err
+    env = {**os.environ, "CITEBOT_DATA_DIR": str(engine.settings.data_dir),
+           "CITEBOT_SOURCES_DIR": str(engine.settings.sources_dir)}
+    api, code, out, err = ask_bot_process([sys.executable, "-m", "citebot.bot", "telegram"], env,
+                                          "What is indium used for?")
+    assert api.sent(7) and "touch screens" in api.texts(7)[0], err
+    assert code == 0, err
     assert api.token not in out + err and "TEST-TOKEN" not in err
     assert "Application started" in err
 
