@@ -1,11 +1,14 @@
 """Load and fault run of the Telegram bot against the local fake Bot API server.
 
-    python bench/load.py [--chats 200] [--per-chat 2]
+    python bench/load.py [--chats 200] [--per-chat 2] [--kill]
 
 200 chats send questions concurrently (bounded: a few per chat, one run); a re-index runs in the
 middle; for a while the fake server answers sendMessage with HTTP 502 and flood-control 429s. Every
 question must get exactly one reply, the right one for its chat. Reports p50/p95 reply time (from
 the question reaching the server to the reply reaching it) and the process's peak RSS.
+
+With --kill, a real `citebot telegram` process gets every question, is killed with SIGKILL once a
+third of them are answered, and is started again: every question must still get exactly one reply.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,10 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from citebot import Settings  # noqa: E402
+from citebot import Engine, Settings  # noqa: E402
 from citebot.bot.telegram.app import TelegramBot  # noqa: E402
 from citebot.bot.telegram.settings import TelegramSettings  # noqa: E402
-from citebot.engine import Engine  # noqa: E402
+from tests.conftest import served_in_thread  # noqa: E402
 from tests.fake_telegram import FakeBotApi  # noqa: E402
 from tests.test_telegram import QUESTIONS as SEED_QUESTIONS  # noqa: E402
 
@@ -89,10 +94,47 @@ async def run(chats: int, per_chat: int, engine: Engine) -> dict:
     }
 
 
+def run_killed(chats: int, per_chat: int, engine: Engine) -> dict:
+    """kill -9 of a loaded `citebot telegram` process, then a restart: lost and doubled replies."""
+    api = FakeBotApi()
+    with served_in_thread(api) as loop:
+        env = {**os.environ, "CITEBOT_DATA_DIR": str(engine.settings.data_dir), "CITEBOT_PUBLIC": "1",
+               "CITEBOT_SOURCES_DIR": str(engine.settings.sources), "TELEGRAM_API_BASE_URL": api.base_url,
+               "TELEGRAM_BOT_TOKEN": api.token}
+        questions = chats * per_chat
+
+        def serve_until(enough: int) -> tuple[subprocess.Popen, float]:
+            started = time.perf_counter()
+            bot = subprocess.Popen([sys.executable, "-m", "citebot.bot", "telegram"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            while len(api.sent()) < enough and bot.poll() is None and time.perf_counter() - started < 1800:
+                time.sleep(0.05)
+            return bot, time.perf_counter() - started
+
+        for round_ in range(per_chat):
+            for chat in range(chats):
+                question, _ = QUESTIONS[(chat + round_) % len(QUESTIONS)]
+                asyncio.run_coroutine_threadsafe(api.message(5000 + chat, 1 + chat, question), loop).result(10)
+        bot, before_kill = serve_until(questions // 3)
+        bot.kill()
+        bot.wait()
+        answered_at_kill = len(api.sent())
+        bot, after_restart = serve_until(questions)
+        time.sleep(2)  # any duplicate would arrive now
+        bot.terminate()
+        bot.wait(60)
+        counts = [len(api.sent(5000 + chat)) for chat in range(chats)]
+    return {"questions": questions, "answered_before_kill": answered_at_kill, "replies": sum(counts),
+            "lost": sum(max(0, per_chat - c) for c in counts), "doubled": sum(max(0, c - per_chat) for c in counts),
+            "s_until_kill": round(before_kill, 1), "s_restart_to_all_answered": round(after_restart, 1),
+            "exit_code_after_sigterm": bot.returncode}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--per-chat", type=int, default=2)
+    parser.add_argument("--kill", action="store_true", help="SIGKILL a real bot process mid-load, then restart it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         docs = Path(scratch) / "docs"
@@ -100,7 +142,10 @@ def main() -> None:
         engine = Engine(Settings.load(data_dir=Path(scratch) / "data", sources_dir=docs))
         engine.reindex()
         (docs / "late.md").write_text("# Late\n\nA document added while the bot is under load.\n")
-        print(json.dumps(asyncio.run(run(args.chats, args.per_chat, engine)), indent=1))
+        if args.kill:
+            print(json.dumps(run_killed(args.chats, args.per_chat, engine), indent=1))
+        else:
+            print(json.dumps(asyncio.run(run(args.chats, args.per_chat, engine)), indent=1))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ class Call:
     params: dict[str, Any]
 
 
+# Like Telegram's, update ids only grow, across servers of one process and (being based on the
+# clock) across processes: a bot's journal of handled updates must not mistake a new one for old.
+_UPDATE_IDS = itertools.count(int(time.time() * 1000) % 2**31)
+
+
 @dataclass
 class FakeBotApi:
     token: str = "123456:TEST-TOKEN-abcdef"
@@ -36,7 +41,6 @@ class FakeBotApi:
 
     def __post_init__(self) -> None:
         self._updates: list[dict] = []
-        self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self._changed = asyncio.Condition()
         # When each chat's still-unanswered messages arrived, to time the replies.
@@ -65,7 +69,7 @@ class FakeBotApi:
     # -- feeding updates ------------------------------------------------------
     async def push(self, update: dict) -> None:
         async with self._changed:
-            self._updates.append({"update_id": next(self._update_ids), **update})
+            self._updates.append({"update_id": next(_UPDATE_IDS), **update})
             self._changed.notify_all()
 
     async def message(self, chat_id: int, user_id: int, text: str | None = None, *, chat_type: str = "private",

@@ -21,11 +21,13 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from citebot import Citation, CitebotError, Engine, NoIndexError, SourceError, StoreError, Turn
 from citebot.bot.telegram.access import AccessGuard, addressed_text
 from citebot.bot.telegram.delivery import DraftMessage, send_blocks, with_retry
 from citebot.bot.telegram.format import Block, answer_blocks, quote_blocks, sources_blocks
+from citebot.bot.telegram.journal import JournalingBot, UpdateJournal
 from citebot.bot.telegram.order import ChatOrderedProcessor
 from citebot.bot.telegram.settings import TelegramSettings
 
@@ -69,13 +71,17 @@ class TelegramBot:
 
     def build(self, base_url: str | None = None) -> Application:
         base = (base_url or self.settings.telegram_api_base_url).rstrip("/")
+        bot_id = self.settings.telegram_token.partition(":")[0]
+        self.journal = UpdateJournal(self.engine.settings.data_dir / f"telegram-updates-{bot_id}.sqlite3")
+        bot = JournalingBot(self.settings.telegram_token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
+                            request=HTTPXRequest(connection_pool_size=256), get_updates_request=HTTPXRequest(),
+                            journal=self.journal)
         app = (
             ApplicationBuilder()
-            .token(self.settings.telegram_token)
-            .base_url(f"{base}/bot")
-            .base_file_url(f"{base}/file/bot")
-            .concurrent_updates(ChatOrderedProcessor(256))
+            .bot(bot)
+            .concurrent_updates(ChatOrderedProcessor(256, self.journal))
             .post_init(self._post_init)
+            .post_shutdown(self._post_shutdown)
             .build()
         )
         app.add_handler(TypeHandler(Update, self.access), group=-1)  # before every handler
@@ -92,6 +98,14 @@ class TelegramBot:
 
     async def _post_init(self, app: Application) -> None:
         await with_retry(lambda: app.bot.set_my_commands(COMMANDS))
+        pending = self.journal.pending()
+        if pending:
+            log.warning("replaying %d updates fetched before the last stop but never handled", len(pending))
+        for data in pending:
+            await app.update_queue.put(Update.de_json(data, app.bot))
+
+    async def _post_shutdown(self, app: Application) -> None:
+        self.journal.close()
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Explain what the bot does."""

@@ -1,0 +1,86 @@
+"""Updates kept on disk from the moment they are fetched until their handler has finished.
+
+Telegram forgets an update once the next getUpdates call confirms it, and python-telegram-bot
+makes that call as soon as it has queued the batch: after a kill -9, 450 of 600 queued questions
+were never answered. With the journal a restarted bot replays what it had fetched but not
+finished, and an update is never handled twice (a replayed one that Telegram also sends again
+is skipped).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import ExtBot
+
+KEEP_FINISHED = 10_000  # finished ids remembered, to skip updates Telegram sends again
+
+
+class UpdateJournal:
+    """A small SQLite table of fetched updates: pending until `finish`."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # WAL: a committed row survives the process being killed; no fsync per update needed.
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS updates (id INTEGER PRIMARY KEY, body TEXT NOT NULL, "
+                         "finished INTEGER NOT NULL DEFAULT 0)")
+        self._started: set[int] = set()  # taken by a handler in this process
+
+    def record(self, updates: Iterable[dict[str, Any]]) -> None:
+        """Keep fetched updates (before the next getUpdates confirms them to Telegram)."""
+        rows = [(u["update_id"], json.dumps(u)) for u in updates]
+        if rows:
+            with self._lock:
+                self._db.executemany("INSERT OR IGNORE INTO updates (id, body) VALUES (?, ?)", rows)
+
+    def start(self, update_id: int) -> bool:
+        """True when this update is to be handled now: not finished, not already being handled."""
+        with self._lock:
+            if update_id in self._started:
+                return False
+            row = self._db.execute("SELECT finished FROM updates WHERE id = ?", (update_id,)).fetchone()
+            if row is not None and row[0]:
+                return False
+            self._started.add(update_id)
+            return True
+
+    def finish(self, update_id: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE updates SET finished = 1 WHERE id = ?", (update_id,))
+            self._started.discard(update_id)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Updates fetched by an earlier run and never finished, oldest first; old finished ones are dropped."""
+        with self._lock:
+            self._db.execute("DELETE FROM updates WHERE finished = 1 AND id < "
+                             "(SELECT MAX(id) FROM updates) - ?", (KEEP_FINISHED,))
+            return [json.loads(body) for (body,) in
+                    self._db.execute("SELECT body FROM updates WHERE finished = 0 ORDER BY id")]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class JournalingBot(ExtBot[None]):
+    """An ExtBot whose getUpdates keeps what it fetched in the journal before returning it."""
+
+    __slots__ = ("_journal",)
+
+    def __init__(self, *args: Any, journal: UpdateJournal, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._journal = journal
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        updates = await super().get_updates(*args, **kwargs)
+        self._journal.record(update.to_dict() for update in updates)
+        return updates
