@@ -21,7 +21,7 @@ import click
 from citebot import BadInputError, CitebotError, Settings, as_turn, read_rows, row_day, unknown_settings
 from citebot import evaluate as run_eval
 from citebot.bot.progress import IndexProgress
-from citebot.bot.render import make_console, render_answer, render_eval, render_report, render_sources
+from citebot.bot.render import make_console, render_answer, render_doctor, render_eval, render_report, render_sources
 from citebot.bot.telegram.settings import TelegramSettings
 
 if TYPE_CHECKING:
@@ -180,6 +180,21 @@ def evaluate(engine: Engine, questions: Path, as_json: bool) -> None:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         render_eval(make_console(), report)
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Mend what is wrong, from the chunks in Chroma and the files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@with_engine
+def doctor(engine: Engine, repair: bool, as_json: bool) -> None:
+    """Check the data folder: manifest, Chroma against it, keyword index, orphans, free disk."""
+    report = engine.doctor(repair)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        render_doctor(make_console(), report, str(engine.settings.data_dir))
+    if report.remaining if report.repaired else report.findings:
+        sys.exit(EXIT_UNUSABLE)
 
 
 @main.command()

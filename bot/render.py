@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.markup import escape
 
-from citebot import Answer, EvalReport, IndexReport, SourceInfo, one_line
+from citebot import Answer, DoctorReport, EvalReport, IndexReport, SourceInfo, one_line
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -33,6 +33,20 @@ def render_report(console: Console, report: IndexReport) -> None:
     for warning in report.warnings:
         console.print(f"[yellow]warning[/yellow] {escape(warning)}", highlight=False)
     console.print(report.summary, highlight=False)
+
+
+def render_doctor(console: Console, report: DoctorReport, data_dir: str) -> None:
+    if not report.findings:
+        console.print(f"ok: nothing wrong in {escape(data_dir)}", highlight=False)
+    for finding in report.findings:
+        if report.repaired and finding not in (report.remaining or []):
+            console.print(f"[green]repaired[/green] {escape(finding.problem)} ({escape(finding.remedy)})",
+                          highlight=False)
+        else:
+            console.print(f"[yellow]problem[/yellow] {escape(finding.problem)}; --repair would "
+                          f"{escape(finding.remedy)}", highlight=False)
+    for finding in report.remaining or []:
+        console.print(f"[red]still wrong[/red] {escape(finding.problem)}", highlight=False)
 
 
 def render_sources(console: Console, sources: list[SourceInfo]) -> None:

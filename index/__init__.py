@@ -7,9 +7,11 @@ users import these names only. `Engine` is loaded lazily: it pulls in llama-inde
 from typing import TYPE_CHECKING
 
 from citebot.config import Settings, at_least, between, load_settings, one_of, setting, unknown_settings
+from citebot.doctor import DoctorReport, Finding
 from citebot.errors import (
     BadInputError,
     CitebotError,
+    DamagedIndexError,
     EmbedderError,
     IngestError,
     LLMError,
@@ -38,7 +40,8 @@ if TYPE_CHECKING:
     from citebot.engine import Engine
 
 __all__ = [
-    "SUPPORTED_SUFFIXES", "AddedSource", "Answer", "BadInputError", "Citation", "CitebotError", "EmbedderError", "Engine",
+    "SUPPORTED_SUFFIXES", "AddedSource", "Answer", "BadInputError", "Citation", "CitebotError", "DamagedIndexError",
+    "DoctorReport", "EmbedderError", "Engine", "Finding",
     "EvalReport", "IndexReport", "IngestError", "LLMError", "NoIndexError", "QuestionError", "Settings",
     "SettingsError", "SourceError", "SourceInfo", "StoreError", "Turn", "as_turn", "at_least", "between",
     "evaluate", "load_settings", "one_line", "one_of", "parse_day", "read_rows", "row_day", "setting",

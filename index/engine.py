@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from citebot.answer import ExtractiveAnswerer, needs_context, resolve_followup
 from citebot.config import Settings
+from citebot.doctor import DoctorReport, check
 from citebot.errors import NoIndexError, QuestionError, SourceError
 from citebot.evidence import named_documents
 from citebot.intake import copy_samples, safe_filename, save_new_file
@@ -148,6 +149,15 @@ class Engine:
             saved.unlink(missing_ok=True)
             raise SourceError(f"{saved.name}: {problem}")
         return AddedSource(saved.name, safe_filename(name), report)
+
+    def doctor(self, repair: bool = False) -> DoctorReport:
+        """What is wrong with the data folder; with `repair`, index (which mends all of it that
+        can be mended from Chroma and the files) and check again."""
+        report = DoctorReport(check(self.store, self.settings.sources))
+        if repair and report.findings:
+            self.reindex(wait=True)
+            report.repaired, report.remaining = True, check(self.store, self.settings.sources)
+        return report
 
     def verify(self, citation: Citation) -> bool:
         """True when the quote is verbatim in the cited file, within the cited lines (and page)."""

@@ -37,6 +37,11 @@ class StoreError(CitebotError, RuntimeError):
     """The data folder or the Chroma server cannot be used."""
 
 
+class DamagedIndexError(StoreError):
+    """A part of the data folder is missing or unreadable; `citebot index` or
+    `citebot doctor --repair` rebuilds it from what is still there."""
+
+
 class EmbedderError(CitebotError, RuntimeError):
     """The embedding model cannot be loaded."""
 

@@ -12,8 +12,9 @@ from typing import Any
 from llama_index.core.schema import Document, MetadataMode, TextNode
 
 from citebot.chunking import LineChunker
+from citebot.doctor import free_space_problem, missing_chunks, recover_manifest
 from citebot.embedding import OnnxSentenceEmbedding
-from citebot.errors import IngestError
+from citebot.errors import DamagedIndexError, IngestError
 from citebot.models import IndexReport
 from citebot.sources import SourceError, file_digest, read_source
 from citebot.store import ChunkStore, FileEntry, Manifest, StoreError
@@ -79,9 +80,17 @@ class Indexer:
     def _run(self, paths: list[Path], sources_dir: Path, rebuild: bool, progress: ProgressFn | None,
              wait: bool) -> IndexReport:
         started = time.monotonic()
+        problem = free_space_problem(self.store.data_dir)
+        if problem:
+            raise StoreError(f"{problem}; free some space and index again (the index is unchanged)")
         with self.store.writer_lock(wait):
             report = IndexReport()
-            old = self.store.load_manifest()
+            old, mended = self._mended_manifest(report, sources_dir, paths)
+            # A missing or garbled keyword index is rebuilt from Chroma by the commit below.
+            bm25_broken = bool(old.files) and not self.store.bm25_readable(old)
+            if bm25_broken:
+                report.warnings.append(f"the keyword index {self.store.bm25_dir(old).name} was missing or "
+                                       "unreadable; rebuilt it")
             if old.files and old.embedder != self.embedder.model_id:
                 report.warnings.append(f"embedder changed ({old.embedder} → {self.embedder.model_id}); rebuilding")
                 rebuild = True
@@ -135,8 +144,9 @@ class Indexer:
                 if progress:
                     progress(done, len(todo), report.embedded_chunks)
             new = Manifest(embedder=self.embedder.model_id, generation=committed.generation + 1, files=files)
-            if report.added or report.changed or report.removed or rebuild or (files and not old.files):
-                self._commit(committed, new, new_nodes, rebuild)
+            if report.added or report.changed or report.removed or rebuild or mended or bm25_broken or \
+                    (files and not old.files):
+                self._commit(committed, new, new_nodes, rebuild or bm25_broken)
             else:
                 new = replace(old, files=files)
                 if moved:
@@ -146,6 +156,26 @@ class Indexer:
             report.total_chunks = sum(len(e.chunk_ids) for e in new.files.values())
             report.seconds = time.monotonic() - started
             return report
+
+    def _mended_manifest(self, report: IndexReport, sources_dir: Path, paths: list[Path]) -> tuple[Manifest, bool]:
+        """The committed manifest, mended: rebuilt from Chroma when unreadable, and without the
+        files whose chunks Chroma lost (their paths join `paths`, so they are embedded again).
+        True when it differs from what is on disk."""
+        try:
+            manifest, mended = self.store.load_manifest(), False
+        except DamagedIndexError as exc:
+            manifest, mended = recover_manifest(self.store, sources_dir, self.embedder.model_id), True
+            report.warnings.append(f"{str(exc).split(';')[0]}; rebuilt it from the chunks in Chroma "
+                                   f"({len(manifest.files)} files recovered)")
+        missing = missing_chunks(self.store, manifest)
+        if missing:
+            report.warnings.append(f"{sum(missing.values())} chunks of {len(missing)} files were missing from "
+                                   "Chroma; embedding those files again")
+            lost = [Path(manifest.files[key].path) for key in missing]
+            paths.extend(p for p in lost if p.is_file() and not any(p.is_relative_to(t) for t in paths if t.is_dir()))
+            manifest = replace(manifest, files={k: e for k, e in manifest.files.items() if k not in missing})
+            mended = True
+        return manifest, mended
 
     def _chunk(self, item: FoundFile, digest: str, report: IndexReport) -> list[TextNode] | None:
         try:

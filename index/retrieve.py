@@ -16,6 +16,7 @@ from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
 
 from citebot.config import Settings
 from citebot.embedding import OnnxSentenceEmbedding
+from citebot.errors import DamagedIndexError
 from citebot.models import parse_day
 from citebot.stemming import SharedStemmer
 from citebot.store import BM25_TOKENS_FILE, ChunkStore, Manifest, StoreError
@@ -91,7 +92,11 @@ class HybridRetriever:
         if mode in ("hybrid", "bm25") and self._live:
             from llama_index.retrievers.bm25 import BM25Retriever
 
-            bm25 = BM25Retriever.from_persist_dir(str(store.bm25_dir(manifest)), show_progress=False)
+            try:
+                bm25 = BM25Retriever.from_persist_dir(str(store.bm25_dir(manifest)), show_progress=False)
+            except Exception as exc:  # missing or garbled files: bm25s and orjson raise many kinds
+                raise DamagedIndexError(f"the keyword index {store.bm25_dir(manifest)} is unreadable "
+                                        f"({type(exc).__name__}); `citebot index` rebuilds it") from None
             bm25.stemmer = SharedStemmer()
             bm25.similarity_top_k = min(k, len(bm25.corpus))
             retrievers.append(bm25)

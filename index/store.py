@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from citebot.config import Settings
-from citebot.errors import StoreError
+from citebot.errors import DamagedIndexError, StoreError
 from citebot.sources import SourceText
 
 MANIFEST_VERSION = 1
@@ -185,11 +185,20 @@ class ChunkStore:
             raw = json.loads(self.manifest_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return Manifest()
-        if raw.get("version") != MANIFEST_VERSION:
-            raise StoreError(f"{self.manifest_path} has an unknown format; run `citebot index --rebuild`")
-        files = {key: FileEntry(**entry) for key, entry in raw["files"].items()}
-        return Manifest(embedder=raw["embedder"], generation=raw["generation"], files=files,
-                        writer=raw.get("writer", ""))
+        except (OSError, ValueError) as exc:  # truncated, empty, not UTF-8, not JSON
+            raise self._damaged(type(exc).__name__) from None
+        if not isinstance(raw, dict) or raw.get("version") != MANIFEST_VERSION:
+            raise self._damaged("not a citebot manifest")
+        try:
+            files = {key: FileEntry(**entry) for key, entry in raw["files"].items()}
+            return Manifest(embedder=str(raw["embedder"]), generation=int(raw["generation"]), files=files,
+                            writer=raw.get("writer", ""))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise self._damaged(f"{type(exc).__name__}: {exc}") from None
+
+    def _damaged(self, reason: str) -> DamagedIndexError:
+        return DamagedIndexError(f"the manifest {self.manifest_path} is unreadable ({reason}); "
+                                 "`citebot doctor --repair` (or `citebot index`) rebuilds it")
 
     def commit(self, manifest: Manifest) -> None:
         """Atomically make `manifest` the state that answers questions."""
@@ -223,6 +232,33 @@ class ChunkStore:
                 path.unlink(missing_ok=True)
 
     # -- BM25 -----------------------------------------------------------------
+    def chunk_files(self) -> dict[str, dict[str, list[str]]]:
+        """The chunk ids Chroma holds, by source file and file content hash (recovering a manifest)."""
+        found: dict[str, dict[str, list[str]]] = {}
+        offset = 0
+        while True:
+            page = self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            for chunk, metadata in zip(page["ids"], page["metadatas"], strict=True):
+                if metadata and "source" in metadata and "file_sha" in metadata:
+                    found.setdefault(str(metadata["source"]), {}).setdefault(str(metadata["file_sha"]), []).append(chunk)
+            if len(page["ids"]) < _PAGE:
+                return found
+            offset += _PAGE
+
+    def bm25_generations(self) -> list[int]:
+        return sorted(int(d.name.removeprefix("bm25-")) for d in self.data_dir.glob("bm25-*")
+                      if d.name.removeprefix("bm25-").isdigit())
+
+    def bm25_readable(self, manifest: Manifest) -> bool:
+        """The manifest's keyword index is on disk and its small files parse (a cheap check)."""
+        folder = self.bm25_dir(manifest)
+        try:
+            json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+            json.loads((folder / "retriever.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return all((folder / name).is_file() for name in (BM25_TOKENS_FILE, "corpus.jsonl", "data.csc.index.npy"))
+
     def bm25_dir(self, manifest: Manifest) -> Path:
         return self.data_dir / manifest.bm25_name
 
