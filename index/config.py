@@ -99,6 +99,10 @@ class Settings:
     refusal_threshold: float = setting(0.40, check=at_least(0))
     # Files larger than this are skipped with a warning.
     max_file_bytes: int = setting(20_000_000, check=at_least(1))
+    # Budgets for reading one file that needs a parser (PDF, DOCX, HTML, gzip): over either,
+    # the file is skipped and named. The largest real PDF in the techdocs set reads in ~3 s.
+    parse_seconds: float = setting(60.0, check=at_least(0.001))
+    parse_memory_mb: int = setting(1024, check=at_least(16))
     # Turns of history used to resolve follow-up questions.
     history_turns: int = setting(3, check=at_least(0))
     # Passages of documents published (front matter `published`) in this many days up to the

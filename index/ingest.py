@@ -11,12 +11,13 @@ from typing import Any
 
 from llama_index.core.schema import Document, MetadataMode, TextNode
 
+from citebot.budget import BudgetedReader
 from citebot.chunking import LineChunker
 from citebot.doctor import free_space_problem, missing_chunks, recover_manifest
 from citebot.embedding import OnnxSentenceEmbedding
 from citebot.errors import DamagedIndexError, IngestError
 from citebot.models import IndexReport
-from citebot.sources import SourceError, file_digest, read_source
+from citebot.sources import SourceError, file_digest
 from citebot.store import ChunkStore, FileEntry, Manifest, StoreError
 
 # (files done, files to process, chunks embedded so far)
@@ -69,6 +70,8 @@ class Indexer:
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
+        settings = store.settings
+        self.reader = BudgetedReader(settings.max_file_bytes, settings.parse_seconds, settings.parse_memory_mb)
 
     def run(self, paths: list[Path], sources_dir: Path, rebuild: bool = False,
             progress: ProgressFn | None = None, wait: bool = False) -> IndexReport:
@@ -179,7 +182,7 @@ class Indexer:
 
     def _chunk(self, item: FoundFile, digest: str, report: IndexReport) -> list[TextNode] | None:
         try:
-            source = read_source(item.path, self.store.settings.max_file_bytes)
+            source = self.reader.read(item.path)
         except (SourceError, OSError) as exc:
             report.skipped.append((str(item.path), str(exc)))
             return None

@@ -111,3 +111,20 @@ def test_unclosed_tags_are_text_and_read_in_one_pass(tmp_path):
     source = read_source(path)
     assert "Real text here." in source.text and source.text.count("<a") == 40_000
     assert read_source(tmp_path.joinpath("angles.html")).text == source.text
+
+
+def test_a_file_over_its_time_or_memory_budget_is_skipped_and_named(tmp_path):
+    """Parsers run in a worker process with a budget each; over it, the file is skipped, the rest indexed."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "plain.md").write_text("# Plain\n\nThe plain note says the pump runs at 40 litres a minute.\n")
+    make_docx(docs / "table.docx", ["The DOCX says the valve opens at 3 bar."])
+    (docs / "page.html").write_text("<p>" + "word " * 2_000_000 + "</p>")
+    slow = make_engine(tmp_path / "slow", docs, parse_seconds=0.001).reindex()
+    assert sorted(os.path.basename(p) for p, _ in slow.skipped) == ["page.html", "table.docx"]
+    assert all(reason == "took longer than 0.001 s to read (time budget)" for _, reason in slow.skipped)
+    assert slow.added == ["plain.md"]
+    hungry = make_engine(tmp_path / "hungry", docs, parse_memory_mb=16).reindex()
+    assert [(os.path.basename(p), r) for p, r in hungry.skipped] == [
+        ("page.html", "needed more than 16 MB to read (memory budget)")]
+    assert sorted(hungry.added) == ["plain.md", "table.docx"]

@@ -117,6 +117,8 @@ def test_stranger_gets_one_polite_refusal_and_nothing_else(engine):
         await api.message(30, STRANGER, "/sources")
         await api.message(30, STRANGER, "Which five minerals?")
         await api.press(30, STRANGER, "quotes:anything")
+        await api.push({"channel_post": {"message_id": 9, "date": int(time.time()), "text": "/sources",
+                                         "chat": {"id": -100999, "type": "channel", "title": "c"}}})
         await api.wait_for(lambda: any(c.method == "answerCallbackQuery" for c in api.calls))
         await asyncio.sleep(1.0)  # time for any (wrong) further reply to arrive
 
@@ -125,6 +127,7 @@ def test_stranger_gets_one_polite_refusal_and_nothing_else(engine):
     (callback,) = [c.params for c in api.calls if c.method == "answerCallbackQuery"]
     assert callback["text"] == REFUSAL
     assert not any(".txt" in str(c.params) for c in api.calls)
+    assert not api.sent(-100999)  # a channel post gets nothing
 
 
 @pytest.mark.parametrize(("allowed", "expected"), [
