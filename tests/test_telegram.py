@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
@@ -137,7 +138,6 @@ def test_stranger_gets_one_polite_refusal_and_nothing_else(engine):
     ({"public": True}, {ADMIN, USER, STRANGER, "chat"}),
 ])
 def test_access_fails_closed(engine, allowed, expected):
-    from dataclasses import replace
     from types import SimpleNamespace
 
     guard = AccessGuard(replace(SETTINGS, **{"allowed_users": (), "admins": (), **allowed}))
@@ -185,6 +185,28 @@ def test_admin_upload_makes_a_new_fact_answerable(engine):
     assert not list(docs.glob(".upload-*"))  # no half-written file left behind
     for name in ("escaped.md", "escaped-2.md"):
         (docs / name).unlink()
+    engine.reindex()
+
+
+def test_uploads_sent_together_are_queued_and_all_indexed(engine):
+    """Ten admins' uploads at once: each is acknowledged and indexed, none told "unavailable"."""
+    docs = engine.settings.sources_dir
+    chats = list(range(70, 80))
+    settings = replace(SETTINGS, admins=tuple(chats))
+
+    async def scenario(api):
+        for chat in chats:
+            await api.upload(chat, chat, f"batch{chat}.md", f"# Batch\n\nCrate {chat} holds {chat} bolts.\n".encode())
+        await api.wait_for(lambda: all(any(t.startswith("Added") for t in api.texts(c)) for c in chats))
+
+    api = run_with_bot(engine, scenario, settings)
+    texts = [t for chat in chats for t in api.texts(chat)]
+    assert not any("unavailable" in t for t in texts)
+    assert sum(t.startswith(f"Added batch{c}.md.") for c in chats for t in api.texts(c)) == len(chats)
+    indexed = {s.source for s in engine.sources()}
+    assert {f"batch{c}.md" for c in chats} <= indexed
+    for chat in chats:
+        (docs / f"batch{chat}.md").unlink()
     engine.reindex()
 
 
