@@ -7,6 +7,7 @@ still there: the chunks Chroma holds (their metadata name file and content hash)
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 from citebot.errors import DamagedIndexError
 from citebot.sources import file_digest
 from citebot.store import ChunkStore, FileEntry, Manifest
+
+log = logging.getLogger(__name__)
 
 # Below this much free space indexing does not start: a full disk mid-commit fails the run (the
 # committed index survives, but nothing new is added) and can fail answering too.
@@ -54,7 +57,8 @@ def recover_manifest(store: ChunkStore, sources: Path, embedder: str) -> Manifes
     """A manifest rebuilt from the chunks in Chroma: a file is kept when it is still in the
     sources folder with the content its chunks were cut from; other chunks become orphans."""
     files: dict[str, FileEntry] = {}
-    for key, versions in store.chunk_files().items():
+    stored = store.chunk_files()
+    for key, versions in stored.items():
         path = sources / key
         if not path.is_file():
             continue
@@ -63,6 +67,10 @@ def recover_manifest(store: ChunkStore, sources: Path, embedder: str) -> Manifes
             stat = path.stat()
             files[key] = FileEntry(str(path), digest, sorted(versions[digest]), stat.st_size, stat.st_mtime)
     generation = max(store.bm25_generations(), default=0) + 1
+    dropped = sorted(set(stored) - set(files))
+    if dropped:
+        log.warning("recovering the manifest: %d files whose content changed or is gone are left out "
+                    "(their chunks are deleted; index them again): %s", len(dropped), ", ".join(dropped[:5]))
     return Manifest(embedder=embedder, generation=generation, files=files)
 
 

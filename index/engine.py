@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import unicodedata
@@ -21,6 +22,8 @@ from citebot.llm import LLMAnswerer, TokenSink
 from citebot.models import AddedSource, Answer, Citation, IndexReport, SourceInfo, Turn
 from citebot.sources import SourceCache, SourceText
 from citebot.store import ChunkStore, FileEntry, Manifest
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from llama_index.core.schema import NodeWithScore
@@ -183,7 +186,8 @@ class Engine:
                 self._manifest = self.store.load_manifest()
                 self._kept_texts.clear()  # a re-index may have kept texts for files that had none
                 if self._retriever is not None and self._manifest.writer != self.store.instance_id:
-                    self.store.reopen()  # another process re-indexed
+                    log.info("another process re-indexed %s; reopening the store", self.settings.data_dir)
+                    self.store.reopen()
                 if not self._manifest.files:
                     raise NoIndexError("The index is empty: add documents and run `citebot index`.")
                 self._retriever = HybridRetriever(self.store, self.embedder, self.settings, self._manifest)

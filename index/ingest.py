@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from citebot.errors import DamagedIndexError, IngestError
 from citebot.models import IndexReport
 from citebot.sources import SourceError, file_digest
 from citebot.store import ChunkStore, FileEntry, Manifest, StoreError
+
+log = logging.getLogger(__name__)
 
 # (files done, files to process, chunks embedded so far)
 ProgressFn = Callable[[int, int, int], None]
@@ -158,6 +161,9 @@ class Indexer:
             report.total_files = len(new.files)
             report.total_chunks = sum(len(e.chunk_ids) for e in new.files.values())
             report.seconds = time.monotonic() - started
+            for path, reason in report.skipped:
+                log.warning("skipped %s: %s", path, reason)
+            log.info("indexed: %s", report.summary)
             return report
 
     def _mended_manifest(self, report: IndexReport, sources_dir: Path, paths: list[Path]) -> tuple[Manifest, bool]:

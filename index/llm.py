@@ -11,6 +11,7 @@ instructions planted in a document cannot put words in the bot's mouth.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,6 +24,8 @@ from citebot.chunking import sentence_spans
 from citebot.config import Settings
 from citebot.errors import LLMError
 from citebot.models import Answer, Citation, Turn, one_line
+
+log = logging.getLogger(__name__)
 
 TokenSink = Callable[[str], None]
 NOT_FOUND = "NOT_IN_DOCUMENTS"  # what the prompt tells the model to write when passages lack the answer
@@ -68,7 +71,8 @@ class LLMAnswerer:
         prompt = self.condense_prompt.format(history="\n".join(lines), question=question)
         try:
             rewritten = one_line(self._complete(prompt, None))
-        except Exception:  # any model/network failure: the heuristic still works
+        except Exception as exc:  # any model/network failure: the heuristic still works
+            log.warning("the model could not condense the follow-up (%s); using the heuristic", type(exc).__name__)
             return heuristic
         return rewritten if 0 < len(rewritten) < 500 else heuristic
 
@@ -81,6 +85,7 @@ class LLMAnswerer:
         try:
             reply = self._complete(self.answer_prompt.format(passages=passages, question=question), on_token)
         except Exception as exc:  # the model is unreachable or broke: answer without it
+            log.warning("the model failed (%s: %s); answering extractively", type(exc).__name__, exc)
             return self._fallback(question, search_query, hits, f"the language model failed ({type(exc).__name__})")
         if NOT_FOUND in reply and not _MARKER.search(reply):
             return Answer(question, self.extractive.refusal_text, False, search_query=search_query)

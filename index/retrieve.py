@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from citebot.errors import DamagedIndexError
 from citebot.models import parse_day
 from citebot.stemming import SharedStemmer
 from citebot.store import BM25_TOKENS_FILE, ChunkStore, Manifest, StoreError
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 # A recent passage ranks first only with at least this share of the best fused score
@@ -71,7 +74,8 @@ def _load_generation(folder: Path) -> tuple[dict[str, dict], dict[str, list[str]
         tokens = json.loads((folder / BM25_TOKENS_FILE).read_text(encoding="utf-8"))
         with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
             corpus = {d["node_id"]: d for d in map(json.loads, fh) if d["node_id"] in tokens}
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("keyword index %s is unreadable (%s); tokenising every chunk again", folder.name, exc)
         return {}, {}
     return corpus, {i: tokens[i] for i in corpus}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import gzip
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -25,6 +26,8 @@ from typing import Any
 from citebot.config import Settings
 from citebot.errors import DamagedIndexError, StoreError
 from citebot.sources import SourceText
+
+log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 _PAGE = 2000  # ids per Chroma get/delete call
@@ -221,7 +224,10 @@ class ChunkStore:
         try:
             data = json.loads(gzip.decompress(self.text_path(file_sha).read_bytes()))
             return SourceText(data["text"], data["body_start"], data["metadata"], page_starts=data["page_starts"])
-        except (OSError, ValueError, KeyError, EOFError):
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            log.warning("kept text %s is unreadable (%s); the file is read again instead", file_sha[:12], exc)
             return None
 
     def prune_texts(self, keep: Manifest) -> None:
