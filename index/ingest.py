@@ -52,7 +52,8 @@ def scan(paths: list[Path], sources_dir: Path) -> tuple[list[FoundFile], list[tu
             candidates = [root]
         for path in candidates:
             if not path.is_file():
-                skipped.append((str(path), "not a readable regular file (broken link?)"))
+                kind = "a device, FIFO or socket" if path.exists() else "a broken link"
+                skipped.append((str(path), f"not a readable regular file ({kind})"))
                 continue
             key = path.relative_to(base).as_posix()
             found[key] = FoundFile(key, path)
