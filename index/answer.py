@@ -64,8 +64,11 @@ class Weights:
     lacks: float = 0.12
     # A sentence whose document names none of the question's specific terms is about something else.
     off_subject: float = 0.3
-    # The answer's document must mention at least this share of the question's names and numbers
-    # (the weight-1 terms: a lower-case word may be a paraphrase away), or the bot refuses.
+    # The answer's document must mention at least this share of the question's specific terms, or
+    # the bot refuses: names and numbers, and single words outside general English ("tmux",
+    # "zstd"); hyphenated or numbered lower-case words ("20-for-1") are a paraphrase away and left
+    # out. Adding the single words refused "Which tmux version introduced popup windows?" over a
+    # sed FAQ and changed no other row of the four public sets.
     min_covers: float = 0.5
     # In one part of a two-document answer (combine), a sentence naming the question's names and
     # numbers ("release 3.8" for "a 3.8 release") gains this share; not elsewhere: there it added
@@ -219,7 +222,8 @@ class ExtractiveAnswerer:
         seen = set().union(*terms, *before)
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
         asked = asked_type(question)
-        subject = {term: 1.0 for term, weight in self.subjects.of(question).items() if weight == 1.0}
+        specific = {t: w for t, w in self.subjects.of(question).items() if w == 1.0 or t.isalpha()}  # min_covers
+        subject = {term: 1.0 for term, weight in specific.items() if weight == 1.0}
         numbers = {term: 1.0 for term in subject if any(ch.isdigit() for ch in term)}
         covers: dict[str, float] = {}
         for sentence, own, prior in zip(sentences, terms, before, strict=True):
@@ -231,7 +235,7 @@ class ExtractiveAnswerer:
             sentence.typed = typed = w.offers * count if sentence.offers else -w.lacks if is_typed(asked) else 0.0
             if sentence.source not in covers:  # once per document, not per sentence
                 document = self.sources(sentence.source)
-                covers[sentence.source] = (self.subjects.share_mentioned(subject, document.text, sentence.source)
+                covers[sentence.source] = (self.subjects.share_mentioned(specific, document.text, sentence.source)
                                            if document else 0.0)
             sentence.covers = covers[sentence.source]
             named = self.subjects.share_mentioned(subject, sentence.text) if subject and in_part else 0.0

@@ -79,7 +79,19 @@ class SubjectTerms:
                 if len(self._documents) > 256:
                     self._documents.clear()
                 self._documents[(source, len(text))] = lowered
-        return sum(w for t, w in terms.items() if _mentions(lowered, t)) / total
+        return sum(w for t, w in terms.items() if _mentions(lowered, t) or self._mentions_apart(lowered, t)) / total
+
+    def _mentions_apart(self, text: str, term: str) -> bool:
+        """A compound of two plain words written apart, the first inflected: "crackdown" in
+        "cracked down", "jaywalking" in "jay walking"."""
+        if not term.isalpha():
+            return False
+        for i in range(3, len(term) - 2):
+            head, tail = term[:i], term[i:]
+            if self._common(head) and self._common(tail) and \
+                    re.search(rf"\b{head}\w{{0,3}}[\s-]+{tail}\b", text):
+                return True
+        return False
 
 
 def _mentions(text: str, term: str) -> bool:

@@ -10,6 +10,7 @@ import pytest
 
 import citebot.sources
 from citebot.answer_types import AnswerType, asked_type, candidates, new_candidates
+from citebot.evidence import SubjectTerms
 from tests.conftest import assert_verbatim, make_engine
 
 README = """frobnicate -- a small tool that rewrites configuration files
@@ -159,11 +160,19 @@ def test_table_rows_answer_with_their_header_cells(docs_engine, question, expect
     "Which frobnicate release added QUIC support?",  # a name the documents never mention
     "When was zorblat 1.2 released?",  # a product no document is about
     "When was frobnicate 2.7 released?",  # a release its NEWS never mentions
+    "Which zorbctl release added the --dry-run option?",  # a lower-case tool no document is about
 ])
 def test_refusal_on_evidence(docs_engine, question):
     engine, _ = docs_engine
     answer = engine.ask(question)
     assert not answer.answerable and not answer.citations, answer.text
+
+
+def test_a_compound_of_plain_words_is_mentioned_when_written_apart(docs_engine):
+    subjects = SubjectTerms(docs_engine[0].embedder.is_common_word)
+    assert subjects.share_mentioned({"crackdown": 0.5}, "Officials cracked down on the toys.") == 1.0
+    assert subjects.share_mentioned({"jaywalking": 0.5}, "Jay-walking is legal now.") == 1.0
+    assert subjects.share_mentioned({"tmux": 0.5}, "The tm ux pair.") == 0.0
 
 
 def test_a_three_turn_conversation_resolves_pronouns_from_the_answers(docs_engine):
