@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +23,15 @@ import click
 from citebot import BadInputError, CitebotError, Settings, as_turn, read_rows, row_day, unknown_settings
 from citebot import evaluate as run_eval
 from citebot.bot.progress import IndexProgress
-from citebot.bot.render import make_console, render_answer, render_doctor, render_eval, render_report, render_sources
+from citebot.bot.render import (
+    make_console,
+    render_answer,
+    render_doctor,
+    render_eval,
+    render_gaps,
+    render_report,
+    render_sources,
+)
 from citebot.bot.telegram.settings import TelegramSettings
 
 if TYPE_CHECKING:
@@ -141,7 +151,9 @@ def ask(engine: Engine, question: str | None, as_json: bool, batch: Any, history
         return
     if question is None:
         raise click.UsageError("give a QUESTION, or --batch FILE")
+    started = time.perf_counter()
     answer = engine.ask(question, list(history), as_of=as_of.date() if as_of else None)
+    engine.questions.record(answer, "cli", time.perf_counter() - started)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
@@ -195,6 +207,19 @@ def doctor(engine: Engine, repair: bool, as_json: bool) -> None:
         render_doctor(make_console(), report, str(engine.settings.data_dir))
     if report.remaining if report.repaired else report.findings:
         sys.exit(EXIT_UNUSABLE)
+
+
+@main.command()
+@click.option("--limit", default=10, show_default=True, help="How many gaps to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the gaps as JSON.")
+@with_engine
+def gaps(engine: Engine, limit: int, as_json: bool) -> None:
+    """The questions the documents could not answer (refused, or marked unhelpful), grouped by meaning."""
+    found = engine.gaps(limit)
+    if as_json:
+        click.echo(json.dumps([asdict(g) for g in found], ensure_ascii=False))
+    else:
+        render_gaps(make_console(), found)
 
 
 @main.command()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.console import Console
 from rich.markup import escape
 
-from citebot import Answer, DoctorReport, EvalReport, IndexReport, SourceInfo, one_line
+from citebot import Answer, DoctorReport, EvalReport, Gap, IndexReport, SourceInfo, one_line
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -47,6 +49,25 @@ def render_doctor(console: Console, report: DoctorReport, data_dir: str) -> None
                           f"{escape(finding.remedy)}", highlight=False)
     for finding in report.remaining or []:
         console.print(f"[red]still wrong[/red] {escape(finding.problem)}", highlight=False)
+
+
+def gap_lines(gaps: list[Gap]) -> list[str]:
+    """One line per gap: how often, the question, when last asked, the files answers cited."""
+    lines = []
+    for gap in gaps:
+        how = ", ".join(part for part in (f"{gap.refused} refused" if gap.refused else "",
+                                          f"{gap.unhelpful} marked unhelpful" if gap.unhelpful else "") if part)
+        seen = f"; answers cited {', '.join(gap.sources_seen)}" if gap.sources_seen else ""
+        when = datetime.fromtimestamp(gap.last_asked).strftime("%Y-%m-%d %H:%M")
+        lines.append(f"{gap.count}× {one_line(gap.question)} ({how}; last {when}{seen})")
+    return lines
+
+
+def render_gaps(console: Console, gaps: list[Gap]) -> None:
+    if not gaps:
+        console.print("No gaps: every question so far was answered and none was marked unhelpful.")
+    for line in gap_lines(gaps):
+        console.print(escape(line), highlight=False)
 
 
 def render_sources(console: Console, sources: list[SourceInfo]) -> None:

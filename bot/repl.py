@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -10,12 +11,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from citebot import CitebotError, Engine, Turn, parse_day
-from citebot.bot.render import render_answer, render_report, render_sources
+from citebot.bot.render import render_answer, render_gaps, render_report, render_sources
 
 HELP = """Type a question about the documents; follow-ups ("Why did it do that?") use the conversation.
   /sources          list the indexed files
   /reindex [PATH…]  re-index the sources folder (or PATHs) incrementally
   /reset            forget the conversation
+  /bad              mark the last answer unhelpful (`citebot gaps` lists what the documents lack)
+  /gaps             the questions the documents did not answer, grouped
   /asof [DAY|today] answer as of DAY (YYYY-MM-DD): later documents are left out, that week's first
   /help             this text
   /quit             leave (Ctrl-D works too; Ctrl-C cancels a question)"""
@@ -28,6 +31,7 @@ class Repl:
         self.read = read
         self.history: list[Turn] = []
         self.as_of: date | None = None  # None: today
+        self.last_answer_id: int | None = None  # in the question log, for /bad
 
     def run(self) -> None:
         self._enable_line_editing()
@@ -51,6 +55,7 @@ class Repl:
 
     def question(self, text: str) -> None:
         streaming = bool(self.engine.settings.llm)
+        started = time.perf_counter()
         try:
             # In LLM mode the model's draft streams in dim text; the checked answer follows.
             answer = self.engine.ask(text, self.history, on_token=self._print_draft if streaming else None,
@@ -61,6 +66,7 @@ class Repl:
         except CitebotError as exc:  # empty question, no index, store down
             self.console.print(f"[red]{escape(str(exc))}[/red]")
             return
+        self.last_answer_id = self.engine.questions.record(answer, "repl", time.perf_counter() - started)
         if streaming:
             self.console.print("\n")
         render_answer(self.console, answer)
@@ -78,6 +84,11 @@ class Repl:
         elif name == "/reset":
             self.history.clear()
             self.console.print("Conversation forgotten.")
+        elif name == "/bad":
+            marked = self.last_answer_id is not None and self.engine.questions.feedback(self.last_answer_id, "repl", False)
+            self.console.print("Noted: the last answer was not helpful." if marked else "No answer to mark yet.")
+        elif name == "/gaps":
+            render_gaps(self.console, self.engine.gaps())
         elif name == "/asof":
             self._set_as_of(args)
         elif name == "/sources":

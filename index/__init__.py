@@ -22,6 +22,7 @@ from citebot.errors import (
     StoreError,
 )
 from citebot.evaluate import EvalReport, evaluate, read_rows
+from citebot.gaps import Gap, Stats
 from citebot.models import (
     AddedSource,
     Answer,
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
 __all__ = [
     "SUPPORTED_SUFFIXES", "AddedSource", "Answer", "BadInputError", "Citation", "CitebotError", "DamagedIndexError",
     "DoctorReport", "EmbedderError", "Engine", "Finding",
-    "EvalReport", "IndexReport", "IngestError", "LLMError", "NoIndexError", "QuestionError", "Settings",
-    "SettingsError", "SourceError", "SourceInfo", "StoreError", "Turn", "as_turn", "at_least", "between",
+    "EvalReport", "Gap", "IndexReport", "IngestError", "LLMError", "NoIndexError", "QuestionError", "Settings",
+    "SettingsError", "SourceError", "SourceInfo", "Stats", "StoreError", "Turn", "as_turn", "at_least", "between",
     "evaluate", "load_settings", "one_line", "one_of", "parse_day", "read_rows", "row_day", "setting",
     "unknown_settings",
 ]

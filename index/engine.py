@@ -17,6 +17,7 @@ from citebot.config import Settings
 from citebot.doctor import DoctorReport, check
 from citebot.errors import NoIndexError, QuestionError, SourceError
 from citebot.evidence import named_documents
+from citebot.gaps import Gap, QuestionLog
 from citebot.intake import copy_samples, safe_filename, save_new_file
 from citebot.llm import LLMAnswerer, TokenSink
 from citebot.models import AddedSource, Answer, Citation, IndexReport, SourceInfo, Turn
@@ -57,6 +58,7 @@ class Engine:
         self._source_cache = SourceCache()
         # Texts kept at indexing, by file content hash; None: that file has none (plain text).
         self._kept_texts: dict[str, SourceText | None] = {}
+        self._questions: QuestionLog | None = None
 
     @property
     def embedder(self) -> OnnxSentenceEmbedding:
@@ -65,6 +67,17 @@ class Engine:
 
             self._embedder = OnnxSentenceEmbedding(self.settings.embedder, self.settings.embed_batch_size)
         return self._embedder
+
+    @property
+    def questions(self) -> QuestionLog:
+        """The log of asked questions and feedback (adapters record answers in it)."""
+        if self._questions is None:
+            self._questions = QuestionLog(self.settings.data_dir / "questions.sqlite3")
+        return self._questions
+
+    def gaps(self, limit: int = 10) -> list[Gap]:
+        """The questions the documents did not answer (refused, or marked unhelpful), grouped."""
+        return self.questions.gaps(self.embedder.embed, limit)
 
     def ask(self, question: str, history: Sequence[Turn | str] = (), on_token: TokenSink | None = None,
             as_of: date | None = None) -> Answer:

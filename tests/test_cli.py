@@ -140,3 +140,27 @@ def test_progress_is_a_plain_line_every_few_seconds_when_piped():
         "indexing: 2/8 files, 200 chunks embedded, 18 chunks/s, about 33s left",
         "indexing: 4/8 files, 400 chunks embedded, 10 chunks/s, about 40s left",
     ]
+
+
+def test_unanswered_and_unhelpful_questions_become_gaps(data_dir):
+    """Refused questions and answers marked /bad are logged; `citebot gaps` groups rephrasings."""
+    script = "\n".join([
+        "/bad",  # nothing to mark yet
+        "How tall is the Matterhorn?",
+        "What is the height of the Matterhorn?",
+        "What is indium used for?",
+        "/bad",
+        "/quit",
+    ]) + "\n"
+    result = citebot(data_dir, "repl", stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "No answer to mark yet." in result.stdout and "Noted: the last answer was not helpful." in result.stdout
+    gaps = json.loads(citebot(data_dir, "gaps", "--json").stdout)
+    matterhorn = next(g for g in gaps if "Matterhorn" in g["question"])
+    assert (matterhorn["count"], matterhorn["refused"]) == (2, 2)
+    assert matterhorn["question"] == "What is the height of the Matterhorn?"  # the latest wording
+    assert matterhorn["examples"] == ["How tall is the Matterhorn?"]
+    indium = next(g for g in gaps if g["question"] == "What is indium used for?")
+    assert indium["unhelpful"] == 1 and indium["sources_seen"]
+    plain = citebot(data_dir, "gaps").stdout
+    assert plain.startswith("2× What is the height of the Matterhorn? (2 refused; last ")

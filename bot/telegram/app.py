@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from citebot import Citation, CitebotError, Engine, NoIndexError, SourceError, StoreError, Turn
+from citebot.bot.render import gap_lines
 from citebot.bot.telegram.access import AccessGuard, addressed_text
 from citebot.bot.telegram.delivery import DraftMessage, send_blocks, with_retry
 from citebot.bot.telegram.format import Block, answer_blocks, quote_blocks, sources_blocks
@@ -40,6 +42,8 @@ COMMANDS = [
     BotCommand("sources", "List the indexed documents"),
     BotCommand("reindex", "Re-index the documents (admins)"),
     BotCommand("reset", "Forget this chat's conversation"),
+    BotCommand("gaps", "What the documents could not answer (admins)"),
+    BotCommand("stats", "Questions, refusals, feedback, latency (admins)"),
 ]
 HELP = (
     "Ask me a question about the documents and I answer with numbered citations: the file, "
@@ -68,6 +72,7 @@ class TelegramBot:
         self._workers = asyncio.Semaphore(workers)  # bounds the blocking core's threads for questions
         # Uploads and /reindex wait their turn here (FIFO), holding no question worker meanwhile.
         self._indexing = asyncio.Lock()
+        self.started = time.time()  # /stats counts from here
 
     def build(self, base_url: str | None = None) -> Application:
         base = (base_url or self.settings.telegram_api_base_url).rstrip("/")
@@ -90,6 +95,8 @@ class TelegramBot:
         app.add_handler(CommandHandler("sources", self.on_sources))
         app.add_handler(CommandHandler("reindex", self.on_reindex))
         app.add_handler(CommandHandler("reset", self.on_reset))
+        app.add_handler(CommandHandler("gaps", self.on_gaps))
+        app.add_handler(CommandHandler("stats", self.on_stats))
         app.add_handler(MessageHandler(filters.Document.ALL, self.on_document))
         app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_question))
         app.add_handler(CallbackQueryHandler(self.on_button))
@@ -133,6 +140,29 @@ class TelegramBot:
         if report is not None:
             await send_blocks(update, [Block(report.summary)])
 
+    async def on_gaps(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """List what the documents could not answer, grouped (admins)."""
+        if not self.access.is_admin(update):
+            await send_blocks(update, [Block("Only admins can see the gaps.")])
+            return
+        gaps = await self.run_core(update, self.engine.gaps)
+        if gaps is not None:
+            await send_blocks(update, [Block("Questions the documents did not answer", "b"),
+                                       Block("\n".join(gap_lines(gaps)) or "None so far.")])
+
+    async def on_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Questions, refusals, feedback and latency since the bot started (admins)."""
+        if not self.access.is_admin(update):
+            await send_blocks(update, [Block("Only admins can see the statistics.")])
+            return
+        stats = await self.run_core(update, self.engine.questions.stats, self.started)
+        if stats is not None:
+            since = time.strftime("%Y-%m-%d %H:%M", time.localtime(stats.since))
+            latency = f"; p50 {stats.p50_ms:.0f} ms, p95 {stats.p95_ms:.0f} ms" if stats.questions else ""
+            await send_blocks(update, [Block(
+                f"Since {since}: {stats.questions} questions, {stats.refused} refused, "
+                f"{stats.helpful} 👍, {stats.unhelpful} 👎{latency}.")])
+
     async def on_question(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a question with citations, the chat's earlier turns as context."""
         message = update.effective_message
@@ -144,6 +174,7 @@ class TelegramBot:
         history: list[Turn] = chat_data(context).setdefault("history", [])
         await with_retry(lambda: context.bot.send_chat_action(message.chat_id, ChatAction.TYPING))
         draft = DraftMessage(update) if self.engine.settings.llm else None
+        started = time.perf_counter()
         try:
             answer = await self.run_core(update, self.engine.ask, question, list(history), draft and draft.push)
         finally:
@@ -152,11 +183,17 @@ class TelegramBot:
             return
         history.append(answer.turn())
         del history[: -self.engine.settings.history_turns]
+        answer_id = await asyncio.to_thread(self.engine.questions.record, answer, str(message.chat_id),
+                                            time.perf_counter() - started)
         blocks, shortened = answer_blocks(answer)
-        markup = None
+        buttons = []
+        if answer.answerable:
+            buttons += [InlineKeyboardButton("👍", callback_data=f"fb:{answer_id}:1"),
+                        InlineKeyboardButton("👎", callback_data=f"fb:{answer_id}:0")]
         if shortened:
             key = self.remember_quotes(context, answer.citations)
-            markup = InlineKeyboardMarkup([[InlineKeyboardButton("Sources", callback_data=f"quotes:{key}")]])
+            buttons.append(InlineKeyboardButton("Sources", callback_data=f"quotes:{key}"))
+        markup = InlineKeyboardMarkup([buttons]) if buttons else None
         await send_blocks(update, blocks, markup, replace=draft_message)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -164,14 +201,27 @@ class TelegramBot:
         query = update.callback_query
         if query is None:
             return
-        saved: dict[str, list[Citation]] = chat_data(context).get("quotes", {})
         kind, _, key = (query.data or "").partition(":")
+        if kind == "fb":
+            await self.on_feedback(update, key)
+            return
+        saved: dict[str, list[Citation]] = chat_data(context).get("quotes", {})
         citations = saved.get(key) if kind == "quotes" else None
         if citations is None:  # expired, or forged callback data
             await with_retry(lambda: query.answer("This button has expired; ask again."))
             return
         await with_retry(lambda: query.answer())
         await send_blocks(update, quote_blocks(citations))
+
+    async def on_feedback(self, update: Update, key: str) -> None:
+        """Record a 👍/👎 on an answer of this chat; a forged or foreign answer id is refused."""
+        query, chat = update.callback_query, update.effective_chat
+        answer_id, _, value = key.partition(":")
+        if query is None or chat is None:
+            return
+        known = answer_id.isdigit() and value in ("0", "1") and await asyncio.to_thread(
+            self.engine.questions.feedback, int(answer_id), str(chat.id), value == "1")
+        await with_retry(lambda: query.answer("Thanks for the feedback." if known else "This button has expired."))
 
     async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Add an admin's document to the sources and index it."""
