@@ -144,15 +144,8 @@ def test_progress_is_a_plain_line_every_few_seconds_when_piped():
 
 def test_unanswered_and_unhelpful_questions_become_gaps(data_dir):
     """Refused questions and answers marked /bad are logged; `citebot gaps` groups rephrasings."""
-    script = "\n".join([
-        "/bad",  # nothing to mark yet
-        "How tall is the Matterhorn?",
-        "What is the height of the Matterhorn?",
-        "What is indium used for?",
-        "/bad",
-        "/quit",
-    ]) + "\n"
-    result = citebot(data_dir, "repl", stdin=script)
+    result = citebot(data_dir, "repl", stdin="/bad\nHow tall is the Matterhorn?\nWhat is the height of the Matterhorn?\n"
+                                              "What is indium used for?\n/bad\n/quit\n")  # the first /bad: nothing yet
     assert result.returncode == 0, result.stderr
     assert "No answer to mark yet." in result.stdout and "Noted: the last answer was not helpful." in result.stdout
     gaps = json.loads(citebot(data_dir, "gaps", "--json").stdout)
