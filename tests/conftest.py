@@ -143,3 +143,32 @@ def ask_bot_process(command: list[str], env: dict[str, str], question: str, chat
             bot.terminate()
             out, err = bot.communicate(timeout=60)
     return api, bot.returncode, out, err
+
+
+@pytest.fixture()
+def redis_url(tmp_path: Path):
+    """A real redis-server (Debian's package) on 127.0.0.1 for one test; skipped where it is missing."""
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server)")
+    import redis
+
+    port = free_port()
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        client.close()
+        server.terminate()
+        server.wait(30)

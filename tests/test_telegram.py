@@ -605,3 +605,22 @@ def test_a_killed_bot_answers_every_question_exactly_once_after_a_restart(engine
         _, err = bot.communicate(timeout=60)
     assert [len(api.sent(chat)) for chat in chats] == [1] * len(chats), err
     assert "replaying" in err
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_a_follow_up_goes_on_in_another_worker(engine, store, request):
+    """The first question is answered by one worker, the follow-up by another (a restart, or a
+    second process behind a webhook): the conversation is in the shared chat state, not in memory."""
+    settings = replace(SETTINGS, redis_url=request.getfixturevalue("redis_url") if store == "redis" else "")
+    chat = 610 if store == "sqlite" else 620
+
+    async def first(api):
+        await api.message(chat, USER, "Which country announced export controls on five minerals?")
+        await api.wait_for(replies(api, chat, 1))
+
+    async def follow_up(api):
+        await api.message(chat, USER, "Why did it do that?")
+        await api.wait_for(replies(api, chat, 1))
+
+    assert "Beijing" in run_with_bot(engine, first, settings).texts(chat)[0]
+    assert "tariff" in run_with_bot(engine, follow_up, settings).texts(chat)[0].lower()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,7 +23,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from citebot import Citation, CitebotError, Engine, NoIndexError, SourceError, StoreError, Turn
+from citebot import CitebotError, Engine, NoIndexError, SourceError, StoreError
 from citebot.bot.render import gap_lines
 from citebot.bot.telegram.access import AccessGuard, addressed_text
 from citebot.bot.telegram.delivery import DraftMessage, send_blocks, with_retry
@@ -32,6 +31,7 @@ from citebot.bot.telegram.format import Block, answer_blocks, quote_blocks, sour
 from citebot.bot.telegram.journal import JournalingBot, UpdateJournal
 from citebot.bot.telegram.order import ChatOrderedProcessor
 from citebot.bot.telegram.settings import TelegramSettings
+from citebot.bot.telegram.state import ChatState, RedisChatState, SqliteChatState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,14 +52,6 @@ HELP = (
     "HTML or any text file) to add it, and use /reindex."
 )
 UNAVAILABLE = "The document index is temporarily unavailable. Please try again in a minute."
-MAX_SAVED_QUOTES = 50  # per chat, for the "Sources" buttons
-
-
-def chat_data(context: ContextTypes.DEFAULT_TYPE) -> dict[Any, Any]:
-    """This chat's stored data: its conversation and its saved quotes."""
-    if context.chat_data is None:  # only for updates without a chat, which no handler here gets
-        raise RuntimeError("an update without a chat reached a chat handler")
-    return context.chat_data
 
 
 class TelegramBot:
@@ -73,11 +65,14 @@ class TelegramBot:
         # Uploads and /reindex wait their turn here (FIFO), holding no question worker meanwhile.
         self._indexing = asyncio.Lock()
         self.started = time.time()  # /stats counts from here
+        bot_id = self.settings.telegram_token.partition(":")[0]
+        data = self.engine.settings.data_dir
+        self.state: ChatState = RedisChatState(self.settings.redis_url) if self.settings.redis_url else \
+            SqliteChatState(data / f"telegram-chats-{bot_id}.sqlite3")
+        self.journal = UpdateJournal(data / f"telegram-updates-{bot_id}.sqlite3")
 
     def build(self, base_url: str | None = None) -> Application:
         base = (base_url or self.settings.telegram_api_base_url).rstrip("/")
-        bot_id = self.settings.telegram_token.partition(":")[0]
-        self.journal = UpdateJournal(self.engine.settings.data_dir / f"telegram-updates-{bot_id}.sqlite3")
         bot = JournalingBot(self.settings.telegram_token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
                             request=HTTPXRequest(connection_pool_size=256), get_updates_request=HTTPXRequest(),
                             journal=self.journal)
@@ -113,6 +108,7 @@ class TelegramBot:
 
     async def _post_shutdown(self, app: Application) -> None:
         self.journal.close()
+        self.state.close()
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Explain what the bot does."""
@@ -120,7 +116,8 @@ class TelegramBot:
 
     async def on_reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Forget this chat's conversation."""
-        chat_data(context).clear()
+        if update.effective_chat is not None:
+            await asyncio.to_thread(self.state.forget, update.effective_chat.id)
         await send_blocks(update, [Block("Done: I forgot this chat's conversation.")])
 
     async def on_sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -171,19 +168,19 @@ class TelegramBot:
         question = addressed_text(message, context.bot.id, context.bot.username)
         if question is None:
             return
-        history: list[Turn] = chat_data(context).setdefault("history", [])
+        chat = message.chat_id
+        history = await asyncio.to_thread(self.state.turns, chat)
         await with_retry(lambda: context.bot.send_chat_action(message.chat_id, ChatAction.TYPING))
         draft = DraftMessage(update) if self.engine.settings.llm else None
         started = time.perf_counter()
         try:
-            answer = await self.run_core(update, self.engine.ask, question, list(history), draft and draft.push)
+            answer = await self.run_core(update, self.engine.ask, question, history, draft and draft.push)
         finally:
             draft_message = await draft.close() if draft else None
         if answer is None:
             return
-        history.append(answer.turn())
-        del history[: -self.engine.settings.history_turns]
-        answer_id = await asyncio.to_thread(self.engine.questions.record, answer, str(message.chat_id),
+        await asyncio.to_thread(self.state.add_turn, chat, answer.turn(), self.engine.settings.history_turns)
+        answer_id = await asyncio.to_thread(self.engine.questions.record, answer, str(chat),
                                             time.perf_counter() - started)
         blocks, shortened = answer_blocks(answer)
         buttons = []
@@ -191,22 +188,21 @@ class TelegramBot:
             buttons += [InlineKeyboardButton("👍", callback_data=f"fb:{answer_id}:1"),
                         InlineKeyboardButton("👎", callback_data=f"fb:{answer_id}:0")]
         if shortened:
-            key = self.remember_quotes(context, answer.citations)
+            key = await asyncio.to_thread(self.state.save_quotes, chat, answer.citations)
             buttons.append(InlineKeyboardButton("Sources", callback_data=f"quotes:{key}"))
         markup = InlineKeyboardMarkup([buttons]) if buttons else None
         await send_blocks(update, blocks, markup, replace=draft_message)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Show the full quotes behind a shortened answer's "Sources" button."""
-        query = update.callback_query
-        if query is None:
+        query, chat = update.callback_query, update.effective_chat
+        if query is None or chat is None:
             return
         kind, _, key = (query.data or "").partition(":")
         if kind == "fb":
             await self.on_feedback(update, key)
             return
-        saved: dict[str, list[Citation]] = chat_data(context).get("quotes", {})
-        citations = saved.get(key) if kind == "quotes" else None
+        citations = await asyncio.to_thread(self.state.quotes, chat.id, key) if kind == "quotes" else None
         if citations is None:  # expired, or forged callback data
             await with_retry(lambda: query.answer("This button has expired; ask again."))
             return
@@ -252,14 +248,6 @@ class TelegramBot:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log a handler's unexpected failure (a bug)."""
         log.error("unhandled error in a handler: %r", context.error, exc_info=context.error)
-
-    def remember_quotes(self, context: ContextTypes.DEFAULT_TYPE, citations: list[Citation]) -> str:
-        saved: dict[str, list[Citation]] = chat_data(context).setdefault("quotes", {})
-        while len(saved) >= MAX_SAVED_QUOTES:
-            saved.pop(next(iter(saved)))
-        key = secrets.token_urlsafe(8)
-        saved[key] = citations
-        return key
 
     async def run_indexing(self, update: Update, fn: Callable[..., T], *args: Any) -> T | None:
         """Run an indexing call in turn with the others (uploads, /reindex), off the event loop."""

@@ -24,6 +24,9 @@ class TelegramSettings:
     admins: tuple[int, ...] = ()
     public: bool = False
     max_upload_bytes: int = setting(5_000_000, check=at_least(1))
+    # Chats' conversations and saved quotes: a SQLite file in the data folder unless this names a
+    # Redis server ("redis://host:6379/0"), which bot workers on several machines then share.
+    redis_url: str = ""
 
     @classmethod
     def load(cls, **overrides: object) -> TelegramSettings:
