@@ -7,6 +7,7 @@ users import these names only. `Engine` is loaded lazily: it pulls in llama-inde
 from typing import TYPE_CHECKING
 
 from citebot.config import Settings, at_least, between, load_settings, one_of, setting, unknown_settings
+from citebot.database import open_database
 from citebot.doctor import DoctorReport, Finding
 from citebot.errors import (
     BadInputError,
@@ -46,7 +47,7 @@ __all__ = [
     "EvalReport", "Gap", "IndexReport", "IngestError", "LLMError", "NoIndexError", "QuestionError", "Settings",
     "SettingsError", "SourceError", "SourceInfo", "Stats", "StoreError", "Turn", "as_turn", "at_least", "between",
     "evaluate", "load_settings", "one_line", "one_of", "parse_day", "read_rows", "row_day", "setting",
-    "unknown_settings",
+    "open_database", "unknown_settings",
 ]
 
 

@@ -9,7 +9,6 @@ in the data folder: it survives restarts and several bot processes share it.
 from __future__ import annotations
 
 import json
-import sqlite3
 import statistics
 import threading
 import time
@@ -18,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from citebot.database import open_database
 from citebot.models import Answer
 
 if TYPE_CHECKING:
@@ -59,13 +59,11 @@ class QuestionLog:
     """A table of asked questions: time, channel and chat, answered or not, cited files, feedback."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS questions (id INTEGER PRIMARY KEY, at REAL NOT NULL, "
-                         "chat TEXT NOT NULL, question TEXT NOT NULL, answerable INTEGER NOT NULL, "
-                         "sources TEXT NOT NULL, ms REAL NOT NULL, feedback INTEGER)")
+        self._db = open_database(path, "CREATE TABLE IF NOT EXISTS questions (id INTEGER PRIMARY KEY, "
+                                       "at REAL NOT NULL, chat TEXT NOT NULL, question TEXT NOT NULL, "
+                                       "answerable INTEGER NOT NULL, sources TEXT NOT NULL, ms REAL NOT NULL, "
+                                       "feedback INTEGER)")
 
     def record(self, answer: Answer, chat: str, seconds: float) -> int:
         """Log one answer; its id, for feedback on it."""

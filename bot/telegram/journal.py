@@ -10,7 +10,6 @@ is skipped).
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ExtBot
 
+from citebot import open_database
+
 KEEP_FINISHED = 10_000  # finished ids remembered, to skip updates Telegram sends again
 
 
@@ -26,13 +27,10 @@ class UpdateJournal:
     """A small SQLite table of fetched updates: pending until `finish`."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         # WAL: a committed row survives the process being killed; no fsync per update needed.
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS updates (id INTEGER PRIMARY KEY, body TEXT NOT NULL, "
-                         "finished INTEGER NOT NULL DEFAULT 0)")
+        self._db = open_database(path, "CREATE TABLE IF NOT EXISTS updates (id INTEGER PRIMARY KEY, "
+                                       "body TEXT NOT NULL, finished INTEGER NOT NULL DEFAULT 0)")
         self._started: set[int] = set()  # taken by a handler in this process
 
     def record(self, updates: Iterable[dict[str, Any]]) -> None:

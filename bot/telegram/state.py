@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
-from citebot import Citation, Turn
+from citebot import Citation, Turn, open_database
 
 MAX_SAVED_QUOTES = 50  # per chat, for the "Sources" buttons
 QUOTES_TTL = 7 * 24 * 3600  # seconds a Redis chat's saved quotes live
@@ -54,14 +53,12 @@ class SqliteChatState:
     """Chat state in one SQLite file (WAL): shared by the bot processes of one machine."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS turns (chat INTEGER PRIMARY KEY, turns TEXT NOT NULL)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS quotes (chat INTEGER NOT NULL, key TEXT NOT NULL, "
-                         "citations TEXT NOT NULL, n INTEGER PRIMARY KEY AUTOINCREMENT)")
-        self._db.execute("CREATE INDEX IF NOT EXISTS quotes_by_chat ON quotes (chat, key)")
+        self._db = open_database(
+            path, "CREATE TABLE IF NOT EXISTS turns (chat INTEGER PRIMARY KEY, turns TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS quotes (chat INTEGER NOT NULL, key TEXT NOT NULL, "
+            "citations TEXT NOT NULL, n INTEGER PRIMARY KEY AUTOINCREMENT)",
+            "CREATE INDEX IF NOT EXISTS quotes_by_chat ON quotes (chat, key)")
 
     def _one(self, sql: str, *args: Any) -> Any:
         with self._lock:
