@@ -139,6 +139,11 @@ def test_incremental_bm25_matches_a_full_rebuild(tmp_path, corpus):
         return [(h.node.node_id, round(h.score, 4)) for h in retriever.retrieve("cobalt Katanga minerals Trump", 10)]
 
     assert bm25_ranking(engine, incremental) == bm25_ranking(fresh, fresh.store.load_manifest())
+    # Loaded memory-mapped: worker processes on one machine share the index's pages.
+    import numpy as np
+
+    loaded = HybridRetriever(engine.store, engine.embedder, engine.settings, incremental, mode="bm25")
+    assert isinstance(loaded._bm25.bm25.scores["data"], np.memmap)
 
 
 def test_a_moved_folder_is_not_re_embedded(tmp_path, corpus):
