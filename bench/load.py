@@ -44,11 +44,11 @@ QUESTIONS = [  # (question, a phrase its right answer contains)
 ]
 
 
-async def run(chats: int, per_chat: int, engine: Engine) -> dict:
+async def run(chats: int, per_chat: int, engine: Engine, workers: int = 4) -> dict:
     api = FakeBotApi()
     await api.start()
     settings = TelegramSettings(telegram_token=FakeBotApi.token, public=True)
-    app = TelegramBot(engine, settings, workers=4).build(base_url=api.base_url)
+    app = TelegramBot(engine, settings, workers=workers).build(base_url=api.base_url)
     asked: set[int] = set()
     async with app:
         await app.start()
@@ -134,6 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--per-chat", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4, help="questions answered at once")
     parser.add_argument("--kill", action="store_true", help="SIGKILL a real bot process mid-load, then restart it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
@@ -145,7 +146,7 @@ def main() -> None:
         if args.kill:
             print(json.dumps(run_killed(args.chats, args.per_chat, engine), indent=1))
         else:
-            print(json.dumps(asyncio.run(run(args.chats, args.per_chat, engine)), indent=1))
+            print(json.dumps(asyncio.run(run(args.chats, args.per_chat, engine, args.workers)), indent=1))
 
 
 if __name__ == "__main__":
