@@ -19,7 +19,7 @@ from llama_index.core.schema import NodeWithScore
 
 from citebot.answer_types import AnswerType, asked_type, candidates, extreme_wanted, is_typed, new_candidates, order_key
 from citebot.chunking import sentence_spans
-from citebot.embedding import OnnxSentenceEmbedding
+from citebot.embedding import OnnxSentenceEmbedding, VectorCache
 from citebot.evidence import SubjectTerms
 from citebot.models import Answer, Citation, Turn, one_line
 from citebot.sources import SourceText
@@ -51,6 +51,10 @@ class Sentence:
     covers: float = 1.0
     typed: float = 0.0  # the part of `score` that comes from holding (or lacking) the asked type
     said: bool = False  # quoted in the conversation's last answer
+
+
+# Sentence vectors kept between answers (1.5 KB each: 20k ≈ 30 MB).
+SENTENCE_VECTORS = 20_000
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ class ExtractiveAnswerer:
                  threshold: float, max_sentences: int, max_embedded: int,
                  weights: Weights | None = None) -> None:
         self.embedder = embedder
+        self.vectors = VectorCache(embedder.embed, SENTENCE_VECTORS)
         self.sources = sources
         self.refusal_text = refusal_text.strip()
         self.threshold = threshold
@@ -256,7 +261,7 @@ class ExtractiveAnswerer:
         keep = sorted(range(len(sentences)), key=lambda i: sentences[i].score - sentences[i].typed,
                       reverse=True)[: self.max_embedded]
         sentences, terms = [sentences[i] for i in keep], [terms[i] for i in keep]
-        vectors = self.embedder.embed([search_query] + [one_line(s.text) for s in sentences])
+        vectors = self.vectors.embed([search_query] + [one_line(s.text) for s in sentences])
         for sentence, similarity in zip(sentences, vectors[1:] @ vectors[0], strict=True):
             sentence.score += w.dense * float(similarity)
         for sentence in sentences:

@@ -11,6 +11,9 @@ sentence-transformer works the same way.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +138,32 @@ class OnnxSentenceEmbedding(BaseEmbedding):
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return self.embed(texts).tolist()
+
+
+class VectorCache:
+    """The embeddings of texts seen recently (an LRU of `size`), computing only the new ones.
+
+    Answering embeds a question's dozen candidate sentences, most of an answer's CPU; questions
+    about one topic meet the same passages again, and a sentence's vector never changes.
+    """
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int) -> None:
+        self._embed = embed
+        self._size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # answers run on several threads
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for text in known:
+                self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = dict(zip(missing, self._embed(missing), strict=True))
+            with self._lock:
+                self._vectors.update(fresh)
+                while len(self._vectors) > self._size:
+                    self._vectors.popitem(last=False)
+            known.update(fresh)
+        return np.stack([known[t] for t in texts])

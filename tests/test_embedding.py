@@ -53,3 +53,23 @@ def test_a_model_folder_can_be_configured(tmp_path):
 def test_a_bad_spec_is_a_clear_error(tmp_path):
     with pytest.raises(EmbedderError, match="model.onnx and tokenizer.json"):
         OnnxSentenceEmbedding(str(tmp_path))
+
+
+def test_the_vector_cache_embeds_each_text_once_and_forgets_the_oldest():
+    import numpy as np
+
+    from citebot.embedding import VectorCache
+
+    calls: list[list[str]] = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        return np.array([[float(len(t)), 1.0] for t in texts], dtype=np.float32)
+
+    cache = VectorCache(embed, size=2)
+    first = cache.embed(["a", "bb", "a"])
+    assert calls == [["a", "bb"]] and first.tolist() == [[1, 1], [2, 1], [1, 1]]
+    assert cache.embed(["bb", "a"]).tolist() == [[2, 1], [1, 1]] and len(calls) == 1  # all known
+    cache.embed(["ccc"])  # evicts "bb", the least recently used
+    cache.embed(["a", "bb"])
+    assert calls[-1] == ["bb"]

@@ -39,7 +39,7 @@ def engine(tmp_path_factory):
 
 
 SETTINGS = TelegramSettings(telegram_token=FakeBotApi.token, allowed_users=tuple(range(1, 300)), admins=(ADMIN,),
-                            max_upload_bytes=10_000)
+                            max_upload_bytes=10_000, telegram_timeout=5)
 
 
 def run_with_bot(engine: Engine, scenario, settings: TelegramSettings = SETTINGS) -> FakeBotApi:
@@ -510,7 +510,7 @@ def test_hostile_input_gets_one_clear_reply_each(engine, caplog):
 
 def test_timeouts_and_server_errors_are_retried_and_delivered_once(engine):
     async def scenario(api):
-        api.stall("sendMessage", 6.5)  # longer than the client's 5 s read timeout
+        api.stall("sendMessage", 6.5)  # longer than the client's read timeout (5 s here)
         body = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
         api.faults["sendMessage"].extend([(502, body)] * 2)
         await api.message(130, USER, "How many mineral deposits does Ukraine have?")

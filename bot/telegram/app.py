@@ -74,7 +74,9 @@ class TelegramBot:
     def build(self, base_url: str | None = None) -> Application:
         base = (base_url or self.settings.telegram_api_base_url).rstrip("/")
         bot = JournalingBot(self.settings.telegram_token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
-                            request=HTTPXRequest(connection_pool_size=256), get_updates_request=HTTPXRequest(),
+                            request=HTTPXRequest(connection_pool_size=256, read_timeout=self.settings.telegram_timeout,
+                                                 write_timeout=self.settings.telegram_timeout),
+                            get_updates_request=HTTPXRequest(),
                             journal=self.journal)
         app = (
             ApplicationBuilder()

@@ -24,6 +24,10 @@ class TelegramSettings:
     admins: tuple[int, ...] = ()
     public: bool = False
     max_upload_bytes: int = setting(5_000_000, check=at_least(1))
+    # Seconds to wait for a Bot API reply before retrying. A sendMessage that timed out may have
+    # been delivered, so a retry can send it twice: with python-telegram-bot's 5 s, a bot busy
+    # answering 200 chats timed out on 84 calls and sent 32 replies twice (bench/load.py).
+    telegram_timeout: float = setting(30.0, check=at_least(1))
     # Chats' conversations and saved quotes: a SQLite file in the data folder unless this names a
     # Redis server ("redis://host:6379/0"), which bot workers on several machines then share.
     redis_url: str = ""
