@@ -17,7 +17,7 @@ import pytest
 
 from citebot import Engine, Settings
 from citebot.bot.telegram.access import REFUSAL, AccessGuard
-from citebot.bot.telegram.app import TelegramBot
+from citebot.bot.telegram.app import UNAVAILABLE, TelegramBot
 from citebot.bot.telegram.delivery import DRAFT_MARK
 from citebot.bot.telegram.format import LIMIT, answer_blocks, cut_text, split_messages, utf16_len
 from citebot.bot.telegram.settings import TelegramSettings
@@ -624,3 +624,17 @@ def test_a_follow_up_goes_on_in_another_worker(engine, store, request):
 
     assert "Beijing" in run_with_bot(engine, first, settings).texts(chat)[0]
     assert "tariff" in run_with_bot(engine, follow_up, settings).texts(chat)[0].lower()
+
+
+def test_an_unreachable_chat_state_store_gets_a_polite_reply(engine):
+    """Redis down (nothing listens on its port): one "temporarily unavailable" reply, no silence."""
+    from tests.conftest import free_port
+
+    settings = replace(SETTINGS, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+
+    async def scenario(api):
+        await api.message(630, USER, "What is indium used for?")
+        await api.message(630, USER, "/reset")
+        await api.wait_for(replies(api, 630, 2))
+
+    assert run_with_bot(engine, scenario, settings).texts(630) == [UNAVAILABLE, UNAVAILABLE]

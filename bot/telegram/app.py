@@ -118,8 +118,15 @@ class TelegramBot:
 
     async def on_reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Forget this chat's conversation."""
-        if update.effective_chat is not None:
-            await asyncio.to_thread(self.state.forget, update.effective_chat.id)
+        chat = update.effective_chat
+        if chat is None:
+            return
+        try:
+            await asyncio.to_thread(self.state.forget, chat.id)
+        except StoreError:
+            log.warning("chat state unavailable", exc_info=True)
+            await send_blocks(update, [Block(UNAVAILABLE)])
+            return
         await send_blocks(update, [Block("Done: I forgot this chat's conversation.")])
 
     async def on_sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -171,7 +178,9 @@ class TelegramBot:
         if question is None:
             return
         chat = message.chat_id
-        history = await asyncio.to_thread(self.state.turns, chat)
+        history = await self.run_core(update, self.state.turns, chat)
+        if history is None:  # the chat state store is down: replied "temporarily unavailable"
+            return
         await with_retry(lambda: context.bot.send_chat_action(message.chat_id, ChatAction.TYPING))
         draft = DraftMessage(update) if self.engine.settings.llm else None
         started = time.perf_counter()
@@ -181,7 +190,8 @@ class TelegramBot:
             draft_message = await draft.close() if draft else None
         if answer is None:
             return
-        await asyncio.to_thread(self.state.add_turn, chat, answer.turn(), self.engine.settings.history_turns)
+        # The answer goes out even when the chat state cannot take its turn (the next follow-up then lacks it).
+        await self._best_effort(self.state.add_turn, chat, answer.turn(), self.engine.settings.history_turns)
         answer_id = await asyncio.to_thread(self.engine.questions.record, answer, str(chat),
                                             time.perf_counter() - started)
         blocks, shortened = answer_blocks(answer)
@@ -190,8 +200,9 @@ class TelegramBot:
             buttons += [InlineKeyboardButton("👍", callback_data=f"fb:{answer_id}:1"),
                         InlineKeyboardButton("👎", callback_data=f"fb:{answer_id}:0")]
         if shortened:
-            key = await asyncio.to_thread(self.state.save_quotes, chat, answer.citations)
-            buttons.append(InlineKeyboardButton("Sources", callback_data=f"quotes:{key}"))
+            key = await self._best_effort(self.state.save_quotes, chat, answer.citations)
+            if key is not None:
+                buttons.append(InlineKeyboardButton("Sources", callback_data=f"quotes:{key}"))
         markup = InlineKeyboardMarkup([buttons]) if buttons else None
         await send_blocks(update, blocks, markup, replace=draft_message)
 
@@ -204,7 +215,7 @@ class TelegramBot:
         if kind == "fb":
             await self.on_feedback(update, key)
             return
-        citations = await asyncio.to_thread(self.state.quotes, chat.id, key) if kind == "quotes" else None
+        citations = await self._best_effort(self.state.quotes, chat.id, key) if kind == "quotes" else None
         if citations is None:  # expired, or forged callback data
             await with_retry(lambda: query.answer("This button has expired; ask again."))
             return
@@ -250,6 +261,14 @@ class TelegramBot:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log a handler's unexpected failure (a bug)."""
         log.error("unhandled error in a handler: %r", context.error, exc_info=context.error)
+
+    async def _best_effort(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """A chat-state call off the event loop; None (logged) when the store is down."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except StoreError:
+            log.warning("chat state unavailable", exc_info=True)
+            return None
 
     async def run_indexing(self, update: Update, fn: Callable[..., T], *args: Any) -> T | None:
         """Run an indexing call in turn with the others (uploads, /reindex), off the event loop."""

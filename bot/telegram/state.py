@@ -4,14 +4,18 @@ conversation: a SQLite file in the data folder by default, Redis when `redis_url
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from citebot import Citation, Turn, open_database
+from citebot import Citation, StoreError, Turn, open_database
+
+T = TypeVar("T")
 
 MAX_SAVED_QUOTES = 50  # per chat, for the "Sources" buttons
 QUOTES_TTL = 7 * 24 * 3600  # seconds a Redis chat's saved quotes live
@@ -100,6 +104,20 @@ class SqliteChatState:
             self._db.close()
 
 
+def _unavailable(method: Callable[..., T]) -> Callable[..., T]:
+    """Redis failures as StoreError: the adapter replies "temporarily unavailable" to those."""
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        import redis
+
+        try:
+            return method(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise StoreError(f"the chat state in Redis is unavailable ({type(exc).__name__})") from exc
+
+    return wrapper
+
+
 class RedisChatState:
     """Chat state in Redis: shared by bot workers on several machines."""
 
@@ -107,11 +125,13 @@ class RedisChatState:
         import redis
 
         # Any: redis-py types each call as "result or awaitable" (one stub for sync and async).
-        self._redis: Any = redis.Redis.from_url(url)
+        self._redis: Any = redis.Redis.from_url(url, socket_timeout=5)
 
+    @_unavailable
     def turns(self, chat: int) -> list[Turn]:
         return [Turn(*json.loads(item)) for item in self._redis.lrange(f"citebot:turns:{chat}", 0, -1)]
 
+    @_unavailable
     def add_turn(self, chat: int, turn: Turn, keep: int) -> None:
         key = f"citebot:turns:{chat}"
         with self._redis.pipeline() as pipe:  # MULTI/EXEC: append and trim at once
@@ -119,6 +139,7 @@ class RedisChatState:
             pipe.ltrim(key, -keep, -1) if keep else pipe.delete(key)
             pipe.execute()
 
+    @_unavailable
     def save_quotes(self, chat: int, citations: list[Citation]) -> str:
         key = secrets.token_urlsafe(8)
         with self._redis.pipeline() as pipe:
@@ -126,9 +147,11 @@ class RedisChatState:
             pipe.execute()
         return key
 
+    @_unavailable
     def quotes(self, chat: int, key: str) -> list[Citation] | None:
         return _quotes_of(self._redis.get(f"citebot:quotes:{chat}:{key}"))
 
+    @_unavailable
     def forget(self, chat: int) -> None:
         self._redis.delete(f"citebot:turns:{chat}", *self._redis.scan_iter(match=f"citebot:quotes:{chat}:*"))
 
