@@ -6,7 +6,7 @@ users import these names only. `Engine` is loaded lazily: it pulls in llama-inde
 
 from typing import TYPE_CHECKING
 
-from citebot.config import Settings, at_least, between, load_settings, one_of, setting, unknown_settings
+from citebot.config import Settings, SettingsBase, at_least, between, load_settings, one_of, setting, unknown_settings
 from citebot.database import open_database
 from citebot.doctor import DoctorReport, Finding
 from citebot.errors import (
@@ -45,7 +45,7 @@ __all__ = [
     "SUPPORTED_SUFFIXES", "AddedSource", "Answer", "BadInputError", "Citation", "CitebotError", "DamagedIndexError",
     "DoctorReport", "EmbedderError", "Engine", "Finding",
     "EvalReport", "Gap", "IndexReport", "IngestError", "LLMError", "NoIndexError", "QuestionError", "Settings",
-    "SettingsError", "SourceError", "SourceInfo", "Stats", "StoreError", "Turn", "as_turn", "at_least", "between",
+    "SettingsBase", "SettingsError", "SourceError", "SourceInfo", "Stats", "StoreError", "Turn", "as_turn", "at_least", "between",
     "evaluate", "load_settings", "one_line", "one_of", "parse_day", "read_rows", "row_day", "setting",
     "open_database", "unknown_settings",
 ]

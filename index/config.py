@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from citebot.errors import SettingsError
 
@@ -62,11 +62,24 @@ def setting(default: Any = dataclasses.MISSING, *, check: Callable[[Any], str | 
     return field(default=default, repr=not secret, metadata={"check": check, "env": env}, **kwargs)
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The core's settings: where data lives, how documents are cut, searched and answered."""
+class SettingsBase:
+    """What every settings dataclass shares (the core's, an adapter's): loading from the config
+    file's `section`, the environment and overrides, and checking every value, also when
+    constructed directly."""
 
     section: ClassVar[str] = "citebot"
+
+    def __post_init__(self) -> None:
+        check_values(self)
+
+    @classmethod
+    def load(cls, **overrides: object) -> Self:
+        return load_settings(cls, **overrides)
+
+
+@dataclass(frozen=True)
+class Settings(SettingsBase):
+    """The core's settings: where data lives, how documents are cut, searched and answered."""
 
     # Where the Chroma database, the manifest and the BM25 index live.
     data_dir: Path = setting(default_factory=_default_data_dir)
@@ -117,13 +130,6 @@ class Settings:
     llm_api_key: str = setting("", secret=True)
     llm_timeout: float = setting(120.0, check=at_least(1))
     llm_context_window: int = setting(8192, check=at_least(512))
-
-    def __post_init__(self) -> None:
-        check_values(self)
-
-    @classmethod
-    def load(cls, **overrides: object) -> Settings:
-        return load_settings(cls, **overrides)
 
     def prompt(self, name: str) -> str:
         """The prompt template `name`: from `prompts_dir` when set, else the bundled one."""

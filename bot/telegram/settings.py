@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
-from citebot import at_least, load_settings, setting
+from citebot import SettingsBase, at_least, setting
 
 
 @dataclass(frozen=True)
-class TelegramSettings:
+class TelegramSettings(SettingsBase):
     """Who may ask, how to reach the Bot API, how large an upload may be."""
-
-    section: ClassVar[str] = "citebot"  # the same table as the core's: one file, one section
 
     telegram_token: str = setting("", env="TELEGRAM_BOT_TOKEN", secret=True)
     # A self-hosted Bot API server (or the local fake one in tests).
@@ -31,7 +28,3 @@ class TelegramSettings:
     # Chats' conversations and saved quotes: a SQLite file in the data folder unless this names a
     # Redis server ("redis://host:6379/0"), which bot workers on several machines then share.
     redis_url: str = ""
-
-    @classmethod
-    def load(cls, **overrides: object) -> TelegramSettings:
-        return load_settings(cls, **overrides)
