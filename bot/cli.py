@@ -244,9 +244,15 @@ def repl(engine: Engine) -> None:
 
 
 @main.command()
+@click.option("--webhook", "webhook_url", metavar="URL",
+              help="Receive updates at this public https URL (behind a reverse proxy) instead of long polling.")
+@click.option("--listen", "webhook_listen", metavar="HOST", help="Address the webhook server binds [127.0.0.1].")
+@click.option("--port", "webhook_port", type=int, help="Port the webhook server binds [8080].")
+@click.option("--worker", "worker_name", metavar="NAME",
+              help="This worker's name, for its journal of received updates [host name and port].")
 @with_engine
-def telegram(engine: Engine) -> None:
+def telegram(engine: Engine, **options: object) -> None:
     """Run the Telegram bot (token from TELEGRAM_BOT_TOKEN)."""
     from citebot.bot.telegram.run import run_bot
 
-    sys.exit(run_bot(engine, TelegramSettings.load()))
+    sys.exit(run_bot(engine, TelegramSettings.load(**{k: v for k, v in options.items() if v is not None})))

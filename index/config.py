@@ -59,7 +59,7 @@ def _embedder_check(value: str) -> str | None:
 def setting(default: Any = dataclasses.MISSING, *, check: Callable[[Any], str | None] | None = None,
             env: str = "", secret: bool = False, **kwargs: Any) -> Any:
     """A dataclass field with a validity check and, when it is not CITEBOT_<NAME>, its variable."""
-    return field(default=default, repr=not secret, metadata={"check": check, "env": env}, **kwargs)
+    return field(default=default, repr=not secret, metadata={"check": check, "env": env, "secret": secret}, **kwargs)
 
 
 class SettingsBase:
@@ -219,14 +219,16 @@ _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "fals
 
 def convert(kind: type, name: str, value: object, origin: str) -> object:
     """`value` as field `name` of `kind` holds it, checked; SettingsError names `origin` if it cannot be."""
-    target = _base_type(next(f for f in fields(kind) if f.name == name).type)
+    spec = next(f for f in fields(kind) if f.name == name)
+    target = _base_type(spec.type)
+    shown = "<hidden>" if spec.metadata.get("secret") else repr(value)  # error messages end up in logs
     try:
         converted = _convert(target, value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{origin} = {value!r} is not {_DESCRIPTIONS[target]}") from None
+        raise SettingsError(f"{origin} = {shown} is not {_DESCRIPTIONS[target]}") from None
     problem = _problem(kind, name, converted)
     if problem:
-        raise SettingsError(f"{origin} = {value!r} is not allowed: use {problem}")
+        raise SettingsError(f"{origin} = {shown} is not allowed: use {problem}")
     return converted
 
 
@@ -236,7 +238,8 @@ def check_values(settings: object) -> None:
         value = getattr(settings, f.name)
         problem = _problem(type(settings), f.name, value) if value is not None else None
         if problem:
-            raise SettingsError(f"{f.name} = {value!r} is not allowed: use {problem}")
+            shown = "<hidden>" if f.metadata.get("secret") else repr(value)
+            raise SettingsError(f"{f.name} = {shown} is not allowed: use {problem}")
 
 
 def _problem(kind: type, name: str, value: object) -> str | None:

@@ -1,8 +1,10 @@
 """A small fake Telegram Bot API server on 127.0.0.1, for driving the real PTB client in tests.
 
 It implements the methods the bot uses, keeps a queue of updates for
-getUpdates (long polling honoured), records every call, and can inject faults:
-RetryAfter (HTTP 429) or 5xx answers for the next N calls of a method.
+getUpdates (long polling honoured) or, once a bot called setWebhook, posts each update to the
+webhook as Telegram does (with the secret token header, again until it is answered 200),
+records every call, and can inject faults: RetryAfter (HTTP 429) or 5xx answers for the next N
+calls of a method.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class FakeBotApi:
         self.reply_latencies: list[float] = []
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self.webhook: dict[str, Any] | None = None  # setWebhook's parameters, once called
+        # Where the next updates are posted instead of the webhook URL: which worker the proxy picks.
+        self.route: str | None = None
+        self.delivered: list[dict] = []  # updates a webhook answered with 200
+        self._deliveries: set[asyncio.Task] = set()
 
     # -- lifecycle ------------------------------------------------------------
     async def start(self) -> str:
@@ -63,13 +70,39 @@ class FakeBotApi:
         return self.base_url
 
     async def stop(self) -> None:
+        for task in self._deliveries:
+            task.cancel()
         if self._runner:
             await self._runner.cleanup()
 
     # -- feeding updates ------------------------------------------------------
     async def push(self, update: dict) -> None:
+        update = {"update_id": next(_UPDATE_IDS), **update}
+        if self.webhook is not None:
+            task = asyncio.create_task(self._deliver(update, self.route or self.webhook["url"]))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+        else:
+            async with self._changed:
+                self._updates.append(update)
+                self._changed.notify_all()
+
+    async def _deliver(self, update: dict, url: str) -> None:
+        """POST an update to a webhook as Telegram does: again, after a pause, until it is answered 200."""
+        import aiohttp
+
+        headers = {"X-Telegram-Bot-Api-Secret-Token": str(self.webhook and self.webhook.get("secret_token") or "")}
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.post(url, json=update, headers=headers) as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
         async with self._changed:
-            self._updates.append({"update_id": next(_UPDATE_IDS), **update})
+            self.delivered.append(update)
             self._changed.notify_all()
 
     async def message(self, chat_id: int, user_id: int, text: str | None = None, *, chat_type: str = "private",
@@ -161,6 +194,10 @@ class FakeBotApi:
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
         async with self._changed:
+            if method == "setWebhook":
+                self.webhook = params
+            elif method == "deleteWebhook":
+                self.webhook = None
             self.calls.append(Call(method, params))
             waiting = self._waiting.get(int(params.get("chat_id", 0)))
             if method == "sendMessage" and waiting:

@@ -30,6 +30,24 @@ def test_compose_wires_the_bot_to_a_healthy_chroma_server():
     assert int(bot["stop_grace_period"].rstrip("s")) >= 30
 
 
+def test_the_workers_profile_puts_webhook_workers_behind_one_proxy_with_redis():
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    workers = {name: s for name, s in services.items() if s.get("command") and "citebot telegram" in " ".join(s["command"])}
+    assert len(workers) >= 2 and all(s["profiles"] == ["workers"] for n, s in workers.items() if n != "bot")
+    names = [s["environment"]["CITEBOT_WORKER"] for s in workers.values()]
+    assert len(set(names)) == len(names)  # each replays only its own journal
+    for worker in workers.values():
+        env = worker["environment"]
+        assert env["CITEBOT_WEBHOOK_LISTEN"] == "0.0.0.0" and "CITEBOT_WEBHOOK_SECRET" in env
+        assert env["CITEBOT_REDIS_URL"] == "${CITEBOT_REDIS_URL:-}" and "bot-data:/data" in worker["volumes"]
+    proxy = services["proxy"]
+    assert proxy["profiles"] == ["workers"] and "443:443" in proxy["ports"]
+    targets = [proxy["command"][i + 1] for i, word in enumerate(proxy["command"]) if word == "--to"]
+    assert sorted(targets) == sorted(f"{name}:8080" for name in workers)
+    assert services["redis"]["healthcheck"]["test"][-1] == "ping"
+    assert services["worker-2"]["depends_on"]["redis"] == {"condition": "service_healthy"}
+
+
 def test_the_bot_does_not_start_when_indexing_fails(tmp_path):
     """The compose command, run by sh with a stand-in `citebot`: exit 3 (skipped files) serves, 1 does not."""
     command = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["bot"]["command"]

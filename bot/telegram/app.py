@@ -17,6 +17,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
     TypeHandler,
     filters,
@@ -28,7 +29,7 @@ from citebot.bot.render import gap_lines
 from citebot.bot.telegram.access import AccessGuard, addressed_text
 from citebot.bot.telegram.delivery import DraftMessage, send_blocks, with_retry
 from citebot.bot.telegram.format import Block, answer_blocks, quote_blocks, sources_blocks
-from citebot.bot.telegram.journal import JournalingBot, UpdateJournal
+from citebot.bot.telegram.journal import JournalingQueue, UpdateJournal
 from citebot.bot.telegram.order import ChatOrderedProcessor
 from citebot.bot.telegram.settings import TelegramSettings
 from citebot.bot.telegram.state import ChatState, RedisChatState, SqliteChatState
@@ -69,18 +70,19 @@ class TelegramBot:
         data = self.engine.settings.data_dir
         self.state: ChatState = RedisChatState(self.settings.redis_url) if self.settings.redis_url else \
             SqliteChatState(data / f"telegram-chats-{bot_id}.sqlite3")
-        self.journal = UpdateJournal(data / f"telegram-updates-{bot_id}.sqlite3")
+        worker = f"-{settings.worker}" if settings.worker else ""
+        self.journal = UpdateJournal(data / f"telegram-updates-{bot_id}{worker}.sqlite3")
 
     def build(self, base_url: str | None = None) -> Application:
         base = (base_url or self.settings.telegram_api_base_url).rstrip("/")
-        bot = JournalingBot(self.settings.telegram_token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
+        bot = ExtBot(self.settings.telegram_token, base_url=f"{base}/bot", base_file_url=f"{base}/file/bot",
                             request=HTTPXRequest(connection_pool_size=256, read_timeout=self.settings.telegram_timeout,
                                                  write_timeout=self.settings.telegram_timeout),
-                            get_updates_request=HTTPXRequest(),
-                            journal=self.journal)
+                            get_updates_request=HTTPXRequest())
         app = (
             ApplicationBuilder()
             .bot(bot)
+            .update_queue(JournalingQueue(self.journal))
             .concurrent_updates(ChatOrderedProcessor(256, self.journal))
             .post_init(self._post_init)
             .post_shutdown(self._post_shutdown)

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from citebot import SettingsBase, at_least, setting
+from citebot import SettingsBase, at_least, between, setting
+
+
+def _webhook_url_check(value: str) -> str | None:
+    parts = urlsplit(value)
+    ok = not value or (parts.scheme in ("https", "http") and parts.hostname and not parts.query and not parts.fragment)
+    return None if ok else "an https:// URL without a query, e.g. https://bot.example.com/telegram"
+
+
+def _secret_check(value: str) -> str | None:
+    # What Telegram accepts as a webhook secret_token.
+    return None if not value or re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value) else "1 to 256 of A-Z a-z 0-9 _ -"
 
 
 @dataclass(frozen=True)
 class TelegramSettings(SettingsBase):
-    """Who may ask, how to reach the Bot API, how large an upload may be."""
+    """Who may ask, how to reach the Bot API, how large an upload may be, how updates arrive."""
 
     telegram_token: str = setting("", env="TELEGRAM_BOT_TOKEN", secret=True)
     # A self-hosted Bot API server (or the local fake one in tests).
@@ -28,3 +42,26 @@ class TelegramSettings(SettingsBase):
     # Chats' conversations and saved quotes: a SQLite file in the data folder unless this names a
     # Redis server ("redis://host:6379/0"), which bot workers on several machines then share.
     redis_url: str = ""
+    # Webhook mode: the public URL Telegram posts updates to (TLS ends at a reverse proxy, which
+    # forwards that path to webhook_listen:webhook_port). Empty: long polling.
+    webhook_url: str = setting("", check=_webhook_url_check)
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = setting(8080, check=between(1, 65535))
+    # Telegram sends it with every update; requests without it are refused (403). Workers behind
+    # one URL share it.
+    webhook_secret: str = setting("", check=_secret_check, secret=True)
+    # Names this process's journal of received updates, so that workers sharing a data folder
+    # each replay only their own after a restart. Default: host name and webhook port.
+    worker_name: str = setting("", env="CITEBOT_WORKER", check=lambda v: None if re.fullmatch(r"[\w.-]{0,64}", v)
+                               else "up to 64 of letters, digits, . _ -")
+
+    @property
+    def webhook(self) -> bool:
+        return bool(self.webhook_url)
+
+    @property
+    def worker(self) -> str:
+        """This process's name among the workers ("" for the one long-polling process)."""
+        if self.worker_name or not self.webhook:
+            return self.worker_name
+        return re.sub(r"[^\w.-]", "-", socket.gethostname())[:50] + f"-{self.webhook_port}"
