@@ -9,6 +9,14 @@ the question reaching the server to the reply reaching it) and the process's pea
 
 With --kill, a real `citebot telegram` process gets every question, is killed with SIGKILL once a
 third of them are answered, and is started again: every question must still get exactly one reply.
+
+    python bench/load.py --data DIR --docs DIR --questions FILE [--processes 1,2] [--chats 200 --per-chat 2]
+
+Against an existing index (DIR, e.g. 20k chunks of news) with distinct questions (a .jsonl with a
+"question" field): each count of `citebot telegram --webhook` worker processes in turn gets the same
+burst, posted round robin as a proxy would; the fake Bot API runs in this process, apart from the
+workers. A reply is right when it holds the start of the answer a separate engine gave the same
+question beforehand. Reports answers/s, p50/p95 reply time and each worker's peak RSS.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from citebot.bot.telegram.settings import TelegramSettings  # noqa: E402
 from tests.conftest import served_in_thread  # noqa: E402
 from tests.fake_telegram import FakeBotApi  # noqa: E402
 from tests.test_telegram import QUESTIONS as SEED_QUESTIONS  # noqa: E402
+from tests.test_workers import SECRET, Worker  # noqa: E402
 
 QUESTIONS = [  # (question, a phrase its right answer contains)
     *SEED_QUESTIONS,
@@ -130,13 +139,80 @@ def run_killed(chats: int, per_chat: int, engine: Engine) -> dict:
             "exit_code_after_sigterm": bot.returncode}
 
 
+def expected_starts(data: Path, docs: Path, questions: list[str]) -> dict[str, str]:
+    """The start of each question's answer (HTML-escaped, as the bot sends it), from an engine of
+    its own: the workers' sentence-vector caches start cold."""
+    import html
+
+    from citebot import one_line
+
+    engine = Engine(Settings.load(data_dir=data, sources_dir=docs))
+    return {q: html.escape(one_line(engine.ask(q).text)[:40], quote=False) for q in questions}
+
+
+def run_processes(chats: int, per_chat: int, data: Path, docs: Path, questions: list[str], processes: int) -> dict:
+    """The burst, posted round robin to `processes` webhook workers on the same index."""
+    expected = expected_starts(data, docs, questions)
+    api = FakeBotApi()
+    with served_in_thread(api) as loop:
+        env = {**os.environ, "CITEBOT_DATA_DIR": str(data), "CITEBOT_SOURCES_DIR": str(docs), "CITEBOT_PUBLIC": "1", "CITEBOT_WEBHOOK_SECRET": SECRET,
+               "TELEGRAM_API_BASE_URL": api.base_url, "TELEGRAM_BOT_TOKEN": api.token}
+        workers = [Worker(env, f"load{n}").start() for n in range(processes)]
+        try:
+            api.route = [w.url for w in workers]
+            started = time.perf_counter()
+            asked: dict[int, list[str]] = {}
+            first = int(time.time() * 1000)  # chats new to the data folder's chat state: no history
+            for round_ in range(per_chat):
+                for chat in range(chats):
+                    question = questions[(chat * per_chat + round_) % len(questions)]
+                    asked.setdefault(first + chat, []).append(question)
+                    asyncio.run_coroutine_threadsafe(api.message(first + chat, 1 + chat, question), loop).result(10)
+            asyncio.run_coroutine_threadsafe(api.wait_for(lambda: len(api.sent()) >= chats * per_chat, timeout=1800),
+                                             loop).result(1900)
+            total = time.perf_counter() - started
+            time.sleep(2)  # any duplicate would arrive now
+            rss = [peak_rss_mb(w.process.pid) for w in workers if w.process]
+        finally:
+            for worker in workers:
+                worker.stop()
+    counts = [len(api.sent(chat)) for chat in asked]
+    misses = [(expected[q], api.texts(chat)) for chat, qs in asked.items() for q in qs
+              if not any(expected[q] in t for t in api.texts(chat))]
+    latencies = sorted(api.reply_latencies)
+    return {"processes": processes, "questions": chats * per_chat, "distinct_questions": len(set(questions)),
+            "replies": sum(counts), "chats_with_wrong_reply_count": sum(c != per_chat for c in counts),
+            "wrong_answers": len(misses), "wrong_examples": [(e, [t[:80] for t in got]) for e, got in misses[:2]],
+            "total_s": round(total, 1), "answers_per_s": round(chats * per_chat / total, 1),
+            "p50_reply_s": round(statistics.median(latencies), 1),
+            "p95_reply_s": round(latencies[round(0.95 * (len(latencies) - 1))], 1),
+            "peak_rss_mb_each": [round(r) for r in rss]}
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--per-chat", type=int, default=2)
     parser.add_argument("--workers", type=int, default=4, help="questions answered at once")
     parser.add_argument("--kill", action="store_true", help="SIGKILL a real bot process mid-load, then restart it")
+    parser.add_argument("--data", type=Path, help="an existing index to load (with --questions)")
+    parser.add_argument("--docs", type=Path, help="the sources folder of --data")
+    parser.add_argument("--questions", type=Path, help="a .jsonl of questions (\"question\" field)")
+    parser.add_argument("--processes", default="1,2", help="webhook worker counts to run in turn (with --data)")
     args = parser.parse_args()
+    if args.data:
+        lines = args.questions.read_text(encoding="utf-8").splitlines()
+        questions = [json.loads(line)["question"] for line in lines if line.strip()]
+        for processes in [int(p) for p in args.processes.split(",")]:
+            print(json.dumps(run_processes(args.chats, args.per_chat, args.data, args.docs, questions, processes)), flush=True)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         docs = Path(scratch) / "docs"
         shutil.copytree(ROOT / "seeds", docs)

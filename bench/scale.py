@@ -10,7 +10,8 @@ p50/p95 over the 76 questions (offline extractive mode), cold `citebot ask` wall
 At the first size every chunk is embedded from scratch: that build's chunks/s is compared with
 stock llama-index ingesting the same files with the same embedder. Then the embedded store is
 served as is by `chroma run --path DATA/chroma` (the move to a server that the README describes) and
-the largest size is measured again through the server, with two bot processes answering at once.
+the largest size is measured again through the server, with two bot processes answering at once
+(their RSS each, and RSS and PSS together: the memory-mapped BM25 index is shared between them).
 """
 
 from __future__ import annotations
@@ -37,22 +38,24 @@ QUESTIONS = [json.loads(line)["question"] for line in (BENCH / "questions.jsonl"
 
 
 def grow_to(target_chunks: int, docs: Path, engine: Engine, articles: list[Path]) -> dict:
-    """Add articles (then copies of them) until the index holds at least `target_chunks`."""
-    copy, added_seconds = 0, 0.0
+    """Add articles (then copies of them in further folders) until the index holds at least
+    `target_chunks`, in one `reindex` per size (its interim commits rebuild BM25 O(log n) times)."""
+    added_seconds = 0.0
     while True:
         manifest = engine.store.load_manifest()
         total = sum(len(e.chunk_ids) for e in manifest.files.values())
         if total >= target_chunks:
             return {"chunks": total, "files": len(manifest.files), "index_s": added_seconds}
-        folder = docs / f"copy-{copy}"
-        folder.mkdir(parents=True, exist_ok=True)
-        present = {p.name for p in folder.iterdir()}
-        batch = [a for a in articles if a.name not in present]
-        # Roughly 13.5 chunks per article: add what the target still needs, in one run.
+        # Roughly 13.5 chunks per article: copy what the target still needs.
         needed = max(1, int((target_chunks - total) / 13.5) + 1)
-        for article in batch[:needed]:
-            shutil.copy(article, folder / article.name)
-        if len(batch) <= needed:
+        copy = 0
+        while needed > 0:
+            folder = docs / f"copy-{copy}"
+            folder.mkdir(parents=True, exist_ok=True)
+            present = {p.name for p in folder.iterdir()}
+            for article in [a for a in articles if a.name not in present][:needed]:
+                shutil.copy(article, folder / article.name)
+                needed -= 1
             copy += 1
         started = time.perf_counter()
         engine.reindex()
@@ -79,16 +82,51 @@ def cold_ask(env: dict) -> dict:
     return {"cold_ask_s": seconds, "cold_peak_rss_mb": int(result.stderr.strip().splitlines()[-1]) / 1024}
 
 
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process now: PSS splits the pages it shares (the memory-mapped BM25 index,
+    libraries) among the processes mapping them, so the PSS of two workers adds up to what they
+    take together."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss"):
+            values[name] = int(rest.split()[0]) / 1024
+    return values.get("Rss", 0.0), values.get("Pss", 0.0)
+
+
 def two_processes(env: dict, scratch: Path) -> dict:
-    """Two bot processes answering the 76 questions at once against the same store."""
+    """Two bot processes answering the 76 questions (three times over) at once against the same
+    store; their memory sampled as they go."""
     batch = scratch / "questions.jsonl"
-    batch.write_text("\n".join(json.dumps({"question": q}) for q in QUESTIONS) + "\n")
+    batch.write_text("\n".join(json.dumps({"question": q}) for q in QUESTIONS * 3) + "\n")
     citebot = Path(sys.executable).with_name("citebot")
     started = time.perf_counter()
     procs = [subprocess.Popen([str(citebot), "ask", "--json", "--batch", str(batch)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
-    answered = [sum(1 for line in p.communicate(timeout=1800)[0].splitlines() if '"answer"' in line) for p in procs]
-    return {"two_processes_s": time.perf_counter() - started, "answered_each": answered}
+    peak = {"each_rss_mb": 0.0, "together_rss_mb": 0.0, "together_pss_mb": 0.0}
+    outputs: list[str] = []
+
+    def read(proc: subprocess.Popen) -> None:
+        outputs.append(proc.communicate(timeout=3600)[0])
+
+    import threading
+
+    readers = [threading.Thread(target=read, args=(p,)) for p in procs]
+    for reader in readers:
+        reader.start()
+    while any(p.poll() is None for p in procs):
+        try:
+            samples = [memory_mb(p.pid) for p in procs]
+        except OSError:  # one has just exited
+            break
+        peak["each_rss_mb"] = max(peak["each_rss_mb"], *(rss for rss, _ in samples))
+        peak["together_rss_mb"] = max(peak["together_rss_mb"], sum(rss for rss, _ in samples))
+        peak["together_pss_mb"] = max(peak["together_pss_mb"], sum(pss for _, pss in samples))
+        time.sleep(0.2)
+    for reader in readers:
+        reader.join()
+    answered = [sum(1 for line in out.splitlines() if '"answer"' in line) for out in outputs]
+    return {"two_processes_s": time.perf_counter() - started, "answered_each": answered} | peak
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -51,8 +51,10 @@ class FakeBotApi:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.webhook: dict[str, Any] | None = None  # setWebhook's parameters, once called
-        # Where the next updates are posted instead of the webhook URL: which worker the proxy picks.
-        self.route: str | None = None
+        # Where the next updates are posted instead of the webhook URL: the worker a proxy picks,
+        # or several taken in turn (round robin).
+        self.route: str | list[str] | None = None
+        self._turn = itertools.count()
         self.delivered: list[dict] = []  # updates a webhook answered with 200
         self._deliveries: set[asyncio.Task] = set()
 
@@ -79,7 +81,9 @@ class FakeBotApi:
     async def push(self, update: dict) -> None:
         update = {"update_id": next(_UPDATE_IDS), **update}
         if self.webhook is not None:
-            task = asyncio.create_task(self._deliver(update, self.route or self.webhook["url"]))
+            route = self.route or self.webhook["url"]
+            url = route if isinstance(route, str) else route[next(self._turn) % len(route)]
+            task = asyncio.create_task(self._deliver(update, url))
             self._deliveries.add(task)
             task.add_done_callback(self._deliveries.discard)
         else:
