@@ -110,6 +110,15 @@ def test_webhook_workers_share_conversations_and_a_killed_one_loses_nothing(inde
             first, follow_up = api.texts(71)
             assert "Beijing" in first and "tariff" in follow_up.lower()
 
+            # A follow-up reaches b while a is still on its question (held up before answering):
+            # b waits for it, then answers in context, after it.
+            api.stall("sendChatAction", 3)
+            order = [ask(a, -73, "Which country announced export controls on five minerals?"),
+                     ask(b, -73, "Why did it do that?")]
+            run(api.wait_for(lambda: len(api.sent(-73)) == 2))
+            assert [m["reply_parameters"]["message_id"] for m in api.sent(-73)] == order
+            assert "tariff" in api.texts(-73)[1].lower()
+
             # Worker a is killed holding a question it had accepted (200) but not yet answered.
             asked = [ask(a, -72, "What is indium used for?")]
             run(api.wait_for(lambda: len(api.sent(-72)) == 1))
@@ -121,15 +130,16 @@ def test_webhook_workers_share_conversations_and_a_killed_one_loses_nothing(inde
             a.process.wait(30)
             api.faults["sendMessage"].clear()
             assert len(api.sent(-72)) == 1
-            asked.append(ask(b, -72, "What is indium used for?"))  # the conversation goes on at the other worker
-            run(api.wait_for(lambda: len(api.sent(-72)) == 2))
-            a.start()  # restarted, it replays what it had accepted
+            # The conversation goes on at b, which holds the new message until a, restarted, has
+            # replayed and answered the one it had accepted.
+            asked.append(ask(b, -72, "What is indium used for?"))
+            a.start()
             run(api.wait_for(lambda: len(api.sent(-72)) == 3))
             time.sleep(2.0)  # time for a second copy of any reply to show up
         finally:
             errors = a.stop() + b.stop()
     answered = [m["reply_parameters"]["message_id"] for m in api.sent(-72)]
-    assert sorted(answered) == sorted(asked), errors  # each question answered, and once
+    assert answered == asked, errors  # each question answered, once, in order
     assert not api.sent(70)
     assert "replaying 1 updates" in errors
     assert api.token not in errors and SECRET not in errors

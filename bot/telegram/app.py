@@ -82,8 +82,8 @@ class TelegramBot:
         app = (
             ApplicationBuilder()
             .bot(bot)
-            .update_queue(JournalingQueue(self.journal))
-            .concurrent_updates(ChatOrderedProcessor(256, self.journal))
+            .update_queue(JournalingQueue(self.journal, self.state))
+            .concurrent_updates(ChatOrderedProcessor(256, self.journal, self.state))
             .post_init(self._post_init)
             .post_shutdown(self._post_shutdown)
             .build()

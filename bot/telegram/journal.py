@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +19,10 @@ from typing import Any
 
 from telegram import Update
 
-from citebot import open_database
+from citebot import StoreError, open_database
+from citebot.bot.telegram.state import ChatState
+
+log = logging.getLogger(__name__)
 
 KEEP_FINISHED = 10_000  # finished ids remembered, to skip updates Telegram sends again
 
@@ -71,13 +75,20 @@ class UpdateJournal:
 
 class JournalingQueue(asyncio.Queue[object]):
     """The Application's update queue: an update is in the journal before it is queued, so before
-    the next getUpdates confirms it to Telegram (polling) or the webhook answers 200 (webhook)."""
+    the next getUpdates confirms it to Telegram (polling) or the webhook answers 200 (webhook);
+    and its chat state learns that it arrived (the order of a chat's updates across workers)."""
 
-    def __init__(self, journal: UpdateJournal) -> None:
+    def __init__(self, journal: UpdateJournal, state: ChatState) -> None:
         super().__init__()
         self._journal = journal
+        self._state = state
 
-    def put_nowait(self, item: object) -> None:  # `put` ends here too
+    async def put(self, item: object) -> None:  # how python-telegram-bot's updater and webhook queue
         if isinstance(item, Update):
             self._journal.record([item.to_dict()])
-        super().put_nowait(item)
+            if item.effective_chat is not None:
+                try:  # off the loop: Redis may be slow to answer, or down
+                    await asyncio.to_thread(self._state.arrived, item.effective_chat.id, item.update_id)
+                except StoreError:
+                    log.warning("chat state unavailable: update %d is ordered in this worker only", item.update_id)
+        await super().put(item)

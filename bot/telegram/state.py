@@ -1,5 +1,6 @@
-"""Per-chat state outside the process: the conversation's last turns and the quotes behind the
-"Sources" buttons. A restarted bot, or another worker behind the same webhook, carries on the
+"""Per-chat state outside the process: the conversation's last turns, the quotes behind the
+"Sources" buttons, and the chat's updates received but not yet handled (so that workers behind one
+webhook answer a chat's messages in order). A restarted bot, or another worker, carries on the
 conversation: a SQLite file in the data folder by default, Redis when `redis_url` is set."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import functools
 import json
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +21,7 @@ T = TypeVar("T")
 
 MAX_SAVED_QUOTES = 50  # per chat, for the "Sources" buttons
 QUOTES_TTL = 7 * 24 * 3600  # seconds a Redis chat's saved quotes live
+WAITING_TTL = 3600  # seconds an update counts as waiting (one whose worker died and never came back)
 
 
 class ChatState(Protocol):
@@ -33,6 +36,14 @@ class ChatState(Protocol):
     def quotes(self, chat: int, key: str) -> list[Citation] | None: ...
 
     def forget(self, chat: int) -> None: ...
+
+    def arrived(self, chat: int, update_id: int) -> None:
+        """An update of `chat` was received by some worker."""
+
+    def first_waiting(self, chat: int) -> int | None:
+        """The oldest update of `chat` received and not yet handled, by any worker."""
+
+    def handled(self, chat: int, update_id: int) -> None: ...
 
     def close(self) -> None: ...
 
@@ -62,7 +73,9 @@ class SqliteChatState:
             path, "CREATE TABLE IF NOT EXISTS turns (chat INTEGER PRIMARY KEY, turns TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS quotes (chat INTEGER NOT NULL, key TEXT NOT NULL, "
             "citations TEXT NOT NULL, n INTEGER PRIMARY KEY AUTOINCREMENT)",
-            "CREATE INDEX IF NOT EXISTS quotes_by_chat ON quotes (chat, key)")
+            "CREATE INDEX IF NOT EXISTS quotes_by_chat ON quotes (chat, key)",
+            "CREATE TABLE IF NOT EXISTS waiting (chat INTEGER NOT NULL, update_id INTEGER NOT NULL, "
+            "at REAL NOT NULL, PRIMARY KEY (chat, update_id))")
 
     def _one(self, sql: str, *args: Any) -> Any:
         with self._lock:
@@ -98,6 +111,19 @@ class SqliteChatState:
         with self._lock:
             self._db.execute("DELETE FROM turns WHERE chat = ?", (chat,))
             self._db.execute("DELETE FROM quotes WHERE chat = ?", (chat,))
+
+    def arrived(self, chat: int, update_id: int) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO waiting (chat, update_id, at) VALUES (?, ?, ?)",
+                             (chat, update_id, time.time()))
+
+    def first_waiting(self, chat: int) -> int | None:
+        return self._one("SELECT MIN(update_id) FROM waiting WHERE chat = ? AND at > ?", chat, time.time() - WAITING_TTL)
+
+    def handled(self, chat: int, update_id: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM waiting WHERE chat = ? AND (update_id = ? OR at < ?)",
+                             (chat, update_id, time.time() - WAITING_TTL))
 
     def close(self) -> None:
         with self._lock:
@@ -154,6 +180,23 @@ class RedisChatState:
     @_unavailable
     def forget(self, chat: int) -> None:
         self._redis.delete(f"citebot:turns:{chat}", *self._redis.scan_iter(match=f"citebot:quotes:{chat}:*"))
+
+    @_unavailable
+    def arrived(self, chat: int, update_id: int) -> None:
+        key = f"citebot:waiting:{chat}"
+        with self._redis.pipeline() as pipe:
+            pipe.zadd(key, {str(update_id): update_id})
+            pipe.expire(key, WAITING_TTL)
+            pipe.execute()
+
+    @_unavailable
+    def first_waiting(self, chat: int) -> int | None:
+        first = self._redis.zrange(f"citebot:waiting:{chat}", 0, 0)
+        return int(first[0]) if first else None
+
+    @_unavailable
+    def handled(self, chat: int, update_id: int) -> None:
+        self._redis.zrem(f"citebot:waiting:{chat}", str(update_id))
 
     def close(self) -> None:
         self._redis.close()
