@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 from llama_index.core.schema import NodeWithScore
 
-from citebot.answer_types import AnswerType, asked_type, candidates, extreme_wanted, is_typed, new_candidates, order_key
+from citebot.answer_types import (
+    AnswerType,
+    asked_type,
+    candidates,
+    extreme_wanted,
+    is_typed,
+    new_candidates,
+    order_key,
+    qualifies,
+)
 from citebot.chunking import sentence_spans
 from citebot.embedding import OnnxSentenceEmbedding, VectorCache
 from citebot.evidence import SubjectTerms
@@ -183,7 +192,9 @@ class ExtractiveAnswerer:
         refusal = Answer(question=question, text=self.refusal_text, answerable=False, search_query=search_query)
         if corpus_mentions and not all(corpus_mentions(name) for name in self.subjects.names(question)):
             return refusal
-        sentences = self.score(question, search_query, hits, said, in_part)
+        # Only sentences that say what the question qualifies ("by default") are evidence.
+        sentences = [s for s in self.score(question, search_query, hits, said, in_part)
+                     if qualifies(question, s.text, s.previous)]
         if not sentences or sentences[0].score < self.threshold:
             return refusal
         best = sentences[0]

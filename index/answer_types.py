@@ -186,3 +186,16 @@ def order_key(candidate: str, kind: AnswerType) -> tuple[int, ...] | None:
         numbers = re.findall(r"\d+", candidate)
         return tuple(int(n) for n in numbers) if numbers else None
     return None
+
+
+# "…by default?" asks what holds when nothing is set: a sentence (or the one before it) that does
+# not say what is default answers another question. On the public technical set this turned two
+# confident non-answers (a release heading, a note on negative levels) into refusals.
+_DEFAULT_ASKED = re.compile(r"\bby default\b|\bdefault (?:value|setting|level|size|port|limit|number|path|location)s?\b"
+                            r"|\bwhat(?:'s| is| are) the defaults?\b", re.I)
+_DEFAULT_SAID = re.compile(r"\bdefault(?:s|ed)?\b|\bunless (?:\S+ ){0,3}(?:given|set|specified|changed)\b", re.I)
+
+
+def qualifies(question: str, sentence: str, previous: str = "") -> bool:
+    """False when `question` asks for a default and neither `sentence` nor the one before it says one."""
+    return not _DEFAULT_ASKED.search(question) or bool(_DEFAULT_SAID.search(sentence) or _DEFAULT_SAID.search(previous))

@@ -147,6 +147,7 @@ def test_a_sentence_restating_the_question_loses_to_the_one_with_the_fact(docs_e
 @pytest.mark.parametrize(("question", "expected"), [
     ("What checksum ID does the frob format assign to SHA-256?", "0x0A"),
     ("What is the maximum number of connections of frobd?", "4096"),
+    ("How many connections does frobd allow by default?", "64"),
 ])
 def test_table_rows_answer_with_their_header_cells(docs_engine, question, expected):
     engine, _ = docs_engine
@@ -166,6 +167,20 @@ def test_refusal_on_evidence(docs_engine, question):
     engine, _ = docs_engine
     answer = engine.ask(question)
     assert not answer.answerable and not answer.citations, answer.text
+
+
+def test_a_question_for_a_default_is_refused_when_no_sentence_says_one(tmp_path):
+    """(A default the documents state is answered: the table row test above, "…by default?")."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "zapper.md").write_text("# zapper\n\nThe zapper history file can hold up to 5000 entries when "
+                                    "HISTSIZE is raised.\n\nRelease 3.1 added the history file.\n")
+    engine = make_engine(tmp_path / "data", docs)
+    engine.reindex()
+    refused = engine.ask("How many entries does zapper keep in its history file by default?")
+    assert not refused.answerable, refused.text  # 5000 is a maximum, not the default
+    answered = engine.ask("How many entries can the zapper history file hold?")
+    assert answered.citations[0].quote.startswith("The zapper history file")  # not "# zapper The …"
 
 
 def test_a_compound_of_plain_words_is_mentioned_when_written_apart(docs_engine):
