@@ -105,6 +105,19 @@ class Weights:
     continuation_ratio: float = 0.55
 
 
+# "…, according to their Debian copyright files?", "Going by their NEWS files, …": where to look,
+# which retrieval uses, not what the answer says: in sentence scoring those words favoured the
+# files' boilerplate ("Format: https://www.debian.org/…") over the licence lines.
+_SOURCE_POINTER = re.compile(r"(?:,\s*|\s|^)(?:according to|going by|as (?:stated|described|documented|reported|listed|given)"
+                             r" (?:in|by)|as per)\b[^,?;:]*,?", re.I)
+
+
+def without_source_pointer(question: str) -> str:
+    """`question` without the phrase saying where the answer is to be found, if what is left still asks."""
+    rest = _SOURCE_POINTER.sub(" ", question).strip()
+    return rest if len(content_terms(rest)) >= 2 else question
+
+
 def needs_context(question: str) -> bool:
     """A question that leans on an earlier turn: a pronoun, or too few words of its own."""
     return bool(_ANAPHORA.search(question)) or len(content_terms(question)) < 2
@@ -190,7 +203,8 @@ class ExtractiveAnswerer:
         no sentence scoring above the threshold, or a best sentence from a document that does
         not mention what the question is about."""
         refusal = Answer(question=question, text=self.refusal_text, answerable=False, search_query=search_query)
-        if corpus_mentions and not all(corpus_mentions(name) for name in self.subjects.names(question)):
+        asked = without_source_pointer(question)  # "…, according to the Debian copyright file": no subject
+        if corpus_mentions and not all(corpus_mentions(name) for name in self.subjects.names(asked)):
             return refusal
         # Only sentences that say what the question qualifies ("by default") are evidence.
         sentences = [s for s in self.score(question, search_query, hits, said, in_part)
@@ -199,7 +213,7 @@ class ExtractiveAnswerer:
             return refusal
         best = sentences[0]
         document = self.sources(best.source)
-        versions = {v: 1.0 for v in self.subjects.versions(question)}
+        versions = {v: 1.0 for v in self.subjects.versions(asked)}
         if best.covers < self.weights.min_covers or (
                 versions and document and self.subjects.share_mentioned(versions, document.text, best.source) < 1):
             return refusal
@@ -232,13 +246,14 @@ class ExtractiveAnswerer:
         w = self.weights
         terms = [set(self._stem(tokenize(s.text))) for s in sentences]
         before = [set(self._stem(tokenize(s.previous))) for s in sentences]
-        weights = self._term_weights(question, search_query, terms)
+        own, reading = without_source_pointer(question), without_source_pointer(search_query)
+        weights = self._term_weights(own, reading, terms)
         total = sum(weights.values()) or 1.0
-        names = [term for n in names_in(question) for term in self._stem(tokenize(n))[:1]]
+        names = [term for n in names_in(own) for term in self._stem(tokenize(n))[:1]]
         seen = set().union(*terms, *before)
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
         asked = asked_type(question)
-        specific = {t: w for t, w in self.subjects.of(question).items() if w == 1.0 or t.isalpha()}  # min_covers
+        specific = {t: w for t, w in self.subjects.of(own).items() if w == 1.0 or t.isalpha()}  # min_covers
         subject = {term: 1.0 for term, weight in specific.items() if weight == 1.0}
         numbers = {term: 1.0 for term in subject if any(ch.isdigit() for ch in term)}
         covers: dict[str, float] = {}

@@ -183,6 +183,14 @@ def test_a_question_for_a_default_is_refused_when_no_sentence_says_one(tmp_path)
     assert answered.citations[0].quote.startswith("The zapper history file")  # not "# zapper The …"
 
 
+def test_where_to_look_is_not_what_the_answer_is_about(docs_engine):
+    """"…, according to its Debian copyright file": a pointer to the source, not a subject that the
+    answer's document must name (before, the zapper file's licence was the answer)."""
+    engine, _ = docs_engine
+    answer = engine.ask("Which licence covers frobnicate, according to its Debian copyright file?")
+    assert answer.citations[0].source == "frobnicate-copyright.txt" and "MIT" in answer.citations[0].quote
+
+
 def test_a_compound_of_plain_words_is_mentioned_when_written_apart(docs_engine):
     subjects = SubjectTerms(docs_engine[0].embedder.is_common_word)
     assert subjects.share_mentioned({"crackdown": 0.5}, "Officials cracked down on the toys.") == 1.0
