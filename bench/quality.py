@@ -6,8 +6,10 @@ Each set's documents are indexed into their own data folder under --work (increm
 second run only answers), then every row is answered as `citebot eval` does (dated rows as of
 their day; follow-ups with their history). Prints, per set and for all sets pooled: accuracy of
 the answerable rows, accuracy per kind (fact, multi, followup), refusal rate on the unanswerable
-rows, false refusals, cited-source hit, quotes verbatim, p50/p95 latency. Tune on some sets and
-read the others: a change that wins where it was tuned and loses elsewhere is noise.
+rows, false refusals, cited-source hit, quotes verbatim, p50/p95 latency, and `after_turn`: the
+accuracy of the fact rows when each is asked after an unrelated turn (the previous row's question
+and answer), as in a chat that moves on to a new topic. Tune on some sets and read the others: a
+change that wins where it was tuned and loses elsewhere is noise.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))
 
-from citebot import Engine, Settings  # noqa: E402
-from citebot.evaluate import EvalReport, evaluate, read_rows  # noqa: E402
+from citebot import Engine, Settings, row_day  # noqa: E402
+from citebot.evaluate import EvalReport, evaluate, is_correct, read_rows  # noqa: E402
 
 SETS = {
     "dev": (SHARED / "eval" / "dev_qa.jsonl", ROOT / "seeds"),
@@ -30,23 +32,32 @@ SETS = {
     "realtimeqa2": (SHARED / "benchmarks" / "realtimeqa2" / "questions.jsonl", SHARED / "benchmarks" / "realtimeqa2" / "docs"),
     "techdocs": (SHARED / "benchmarks" / "techdocs" / "questions.jsonl", SHARED / "benchmarks" / "techdocs" / "docs"),
 }
-COLUMNS = ["rows", "accuracy", "fact", "multi", "followup", "refusal", "false_ref", "cited", "verbatim", "p50", "p95"]
+COLUMNS = ["rows", "accuracy", "fact", "after_turn", "multi", "followup", "refusal", "false_ref", "cited", "verbatim",
+           "p50", "p95"]
 
 
-def run_set(name: str, work: Path) -> EvalReport:
+def run_set(name: str, work: Path) -> tuple[EvalReport, list[bool]]:
+    """The set's report, and whether each fact row was right when asked after an unrelated turn."""
     questions, docs = SETS[name]
     engine = Engine(Settings.load(data_dir=work / name, sources_dir=docs))
     report = engine.reindex()
     print(f"{name}: {report.summary}", file=sys.stderr)
-    return evaluate(read_rows(questions), engine.ask, engine.verify)
+    rows = read_rows(questions)
+    facts, after, last = [r for r in rows if r["kind"] == "fact"], [], None
+    for row in facts:
+        answer = engine.ask(row["question"], [last] if last else [], as_of=row_day(row))
+        after.append(is_correct(answer, row))
+        last = engine.ask(row["question"], as_of=row_day(row)).turn()
+    return evaluate(rows, engine.ask, engine.verify), after
 
 
-def figures(report: EvalReport) -> dict[str, float | int | None]:
+def figures(report: EvalReport, after: list[bool]) -> dict[str, float | int | None]:
     s = report.summary()
     fact = [r for r in report.rows if r.kind == "fact"]
     return {
         "rows": s["rows"], "accuracy": s["accuracy"],
         "fact": sum(bool(r.correct) for r in fact) / len(fact) if fact else None,
+        "after_turn": sum(after) / len(after) if after else None,
         "multi": s.get("multi_accuracy"), "followup": s.get("followup_accuracy"),
         "refusal": s["refusal_rate"], "false_ref": s["false_refusals"], "cited": s["cited_source_hit"],
         "verbatim": s["quotes_verbatim"], "p50": s["p50_ms"], "p95": s["p95_ms"],
@@ -69,15 +80,17 @@ def main() -> None:
     unknown = [n for n in names if n not in SETS]
     if unknown:
         parser.error(f"unknown set(s): {', '.join(unknown)}")
-    reports = {name: run_set(name, args.work) for name in names}
-    reports["all"] = EvalReport(rows=[row for r in reports.values() for row in r.rows])
+    results = {name: run_set(name, args.work) for name in names}
+    results["all"] = (EvalReport(rows=[row for r, _ in results.values() for row in r.rows]),
+                      [ok for _, after in results.values() for ok in after])
     if args.json:
-        print(json.dumps({name: r.to_dict() for name, r in reports.items()}, ensure_ascii=False))
+        print(json.dumps({name: r.to_dict() | {"after_turn": after} for name, (r, after) in results.items()},
+                         ensure_ascii=False))
         return
     print("| set | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
-    for name, report in reports.items():
-        row = figures(report)
+    for name, (report, after) in results.items():
+        row = figures(report, after)
         print(f"| {name} | " + " | ".join(cell(c, row[c]) for c in COLUMNS) + " |")
 
 

@@ -118,9 +118,29 @@ def without_source_pointer(question: str) -> str:
     return rest if len(content_terms(rest)) >= 2 else question
 
 
+# "this week", "last year", "there are": no pronoun pointing back. In RealTime QA's questions,
+# "this week" alone made a third of them look like follow-ups.
+_NOT_ANAPHORA = re.compile(
+    r"\b(?:this|that|these|those)\s+(?:week|weekend|month|year|season|morning|afternoon|evening|night|summer|"
+    r"winter|spring|fall|autumn|day|time|decade|century|quarter)s?\b|\bthere\s+(?:is|are|was|were|be|been|will|would)\b"
+    r"|\b(?:is|are|was|were)\s+there\b",
+    re.I)
+
+
 def needs_context(question: str) -> bool:
     """A question that leans on an earlier turn: a pronoun, or too few words of its own."""
-    return bool(_ANAPHORA.search(question)) or len(content_terms(question)) < 2
+    return bool(_ANAPHORA.search(_NOT_ANAPHORA.sub(" ", question))) or len(content_terms(question)) < 2
+
+
+def continues(question: str, last: Turn) -> bool:
+    """True when `question` leans on the turn before it. A question that names its own subject
+    ("King Charles III … Who is next in line?") and none of the last turn's is a new one, even
+    with a pronoun ("his mother"): after an unrelated turn, 36 of 67 RealTime QA answers changed."""
+    if not needs_context(question):
+        return False
+    names = [n.lower().rstrip("’'s") for n in names_in(question)]
+    said = f"{last.question} {last.answer}".lower()
+    return len(content_terms(question)) < 2 or not names or any(n in said for n in names)
 
 
 _PERSONAL = {"he", "she", "him", "his", "her", "hers"}
@@ -164,7 +184,7 @@ def resolve_followup(question: str, turns: Sequence[Turn]) -> tuple[str, str]:
     last turn's question is prepended to the query (its words count half when sentences are
     scored) and the first bare pronoun is resolved from the last turn (see `referent`)."""
     recent = [t for t in turns if t.question.strip()]
-    if not recent or not needs_context(question):
+    if not recent or not continues(question, recent[-1]):
         return question, question
     last = recent[-1]
     resolved = question

@@ -209,6 +209,21 @@ def test_a_three_turn_conversation_resolves_pronouns_from_the_answers(docs_engin
     assert third.resolved_question == "What is Ada Quill's e-mail address?"
 
 
+def test_a_new_question_after_another_turn_is_not_read_as_a_follow_up(docs_engine):
+    """A question naming its own subject ("Ada Quill … she") after an unrelated turn, or one saying
+    "this week", is answered as if asked first; a bare pronoun still leans on the last turn."""
+    from citebot.answer import needs_context
+
+    engine, _ = docs_engine
+    last = engine.ask("Which port does frobd listen on?").turn()
+    question = "Which town does Ada Quill live in, and what does she run there?"
+    alone, after = engine.ask(question), engine.ask(question, [last])
+    assert after.search_query == question and after.text == alone.text
+    assert not needs_context("Which automaker recalled 200,000 trucks this week?")
+    assert not needs_context("How many minerals are there under export controls?")
+    assert engine.ask("Which option changes it?", [last]).search_query.startswith(last.question)
+
+
 def test_a_question_only_history_is_answered_first(docs_engine):
     engine, _ = docs_engine
     answer = engine.ask("Which town does she live in?", ["Who maintains the frobnicate project?"])
