@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from proc import peak_rss_mb  # noqa: E402
+
 from citebot import Engine, Settings  # noqa: E402
 from citebot.bot.telegram.app import TelegramBot  # noqa: E402
 from citebot.bot.telegram.settings import TelegramSettings  # noqa: E402
@@ -187,13 +189,6 @@ def run_processes(chats: int, per_chat: int, data: Path, docs: Path, questions: 
             "p50_reply_s": round(statistics.median(latencies), 1),
             "p95_reply_s": round(latencies[round(0.95 * (len(latencies) - 1))], 1),
             "peak_rss_mb_each": [round(r) for r in rss]}
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:

@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from proc import memory_mb, peak_rss_mb  # noqa: E402
+
 from citebot import Settings  # noqa: E402
 from citebot.engine import Engine  # noqa: E402
 from stock import stock_index  # noqa: E402
@@ -82,18 +84,6 @@ def cold_ask(env: dict) -> dict:
     return {"cold_ask_s": seconds, "cold_peak_rss_mb": int(result.stderr.strip().splitlines()[-1]) / 1024}
 
 
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(RSS, PSS) of a process now: PSS splits the pages it shares (the memory-mapped BM25 index,
-    libraries) among the processes mapping them, so the PSS of two workers adds up to what they
-    take together."""
-    values = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in ("Rss", "Pss"):
-            values[name] = int(rest.split()[0]) / 1024
-    return values.get("Rss", 0.0), values.get("Pss", 0.0)
-
-
 def two_processes(env: dict, scratch: Path) -> dict:
     """Two bot processes answering the 76 questions (three times over) at once against the same
     store; their memory sampled as they go."""
@@ -127,13 +117,6 @@ def two_processes(env: dict, scratch: Path) -> dict:
         reader.join()
     answered = [sum(1 for line in out.splitlines() if '"answer"' in line) for out in outputs]
     return {"two_processes_s": time.perf_counter() - started, "answered_each": answered} | peak
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def close_embedded_chroma() -> None:
