@@ -327,6 +327,8 @@ class ExtractiveAnswerer:
             keys = [key for offer in sentence.offers if (key := order_key(offer, asked)) is not None]
             if keys:
                 keyed.append((max(keys) if direction > 0 else min(keys), sentence))
+        if asked == AnswerType.DATE and any(key[1] for key, _ in keyed):  # a year alone ("after 2038") is no release date
+            keyed = [(key, sentence) for key, sentence in keyed if key[1]]
         if len(keyed) < 2:
             return
         best = max(k for k, _ in keyed) if direction > 0 else min(k for k, _ in keyed)

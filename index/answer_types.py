@@ -163,6 +163,7 @@ def _fold(text: str) -> str:
 _NEWEST = re.compile(r"\b(?:newest|latest|most recent|more recent|last|current)\b", re.I)
 _OLDEST = re.compile(r"\b(?:oldest|earliest|first|initial|original)\b", re.I)
 _ISO_DAY = re.compile(r"(\d{4})-(\d\d)-(\d\d)")
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
 
 def extreme_wanted(question: str) -> int:
@@ -181,6 +182,11 @@ def order_key(candidate: str, kind: AnswerType) -> tuple[int, ...] | None:
         if day:
             return tuple(int(g) for g in day.groups())
         year = re.search(r"\b(1[5-9]|20)\d\d\b", candidate)
+        month = re.search(rf"\b({_MONTH})\b\.?", candidate, re.I)
+        if year and month:
+            number = _MONTHS.index(month.group(1)[:3].lower()) + 1
+            days = re.search(r"\b([0-3]?\d)(?:st|nd|rd|th)?\b", candidate.replace(year.group(), " "))
+            return int(year.group()), number, int(days.group(1)) if days else 0
         return (int(year.group()), 0, 0) if year else None
     if kind == AnswerType.VERSION:
         numbers = re.findall(r"\d+", candidate)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import citebot.sources
-from citebot.answer_types import AnswerType, asked_type, candidates, new_candidates
+from citebot.answer_types import AnswerType, asked_type, candidates, new_candidates, order_key
 from citebot.evidence import SubjectTerms
 from tests.conftest import assert_verbatim, make_engine
 
@@ -30,6 +30,7 @@ The --dry-run option was added to preview changes.
 
 * Noteworthy changes in release 2.2 (2020-11-19) [stable]
 Rewritten files keep their permissions.
+Timestamps after 2038 are now kept on 32-bit platforms.
 
 * Noteworthy changes in release 2.1 (2019-06-30) [stable]
 First release with the frobd daemon.
@@ -111,6 +112,13 @@ def test_the_asked_type(question, kind):
 ])
 def test_candidates_of_each_type(text, kind, expected):
     assert candidates(text, kind) == expected
+
+
+@pytest.mark.parametrize(("candidate", "key"), [
+    ("2022-04-07", (2022, 4, 7)), ("April 7, 2022", (2022, 4, 7)), ("7 Sept 2021", (2021, 9, 7)), ("in 2038", (2038, 0, 0)),
+])
+def test_dates_are_ordered_by_day(candidate, key):
+    assert order_key(candidate, AnswerType.DATE) == key
 
 
 def test_a_candidate_the_question_already_holds_is_not_new():
