@@ -266,14 +266,14 @@ class ExtractiveAnswerer:
         w = self.weights
         terms = [set(self._stem(tokenize(s.text))) for s in sentences]
         before = [set(self._stem(tokenize(s.previous))) for s in sentences]
-        own, reading = without_source_pointer(question), without_source_pointer(search_query)
-        weights = self._term_weights(own, reading, terms)
+        bare, reading = without_source_pointer(question), without_source_pointer(search_query)
+        weights = self._term_weights(bare, reading, terms)
         total = sum(weights.values()) or 1.0
-        names = [term for n in names_in(own) for term in self._stem(tokenize(n))[:1]]
+        names = [term for n in names_in(bare) for term in self._stem(tokenize(n))[:1]]
         seen = set().union(*terms, *before)
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
         asked = asked_type(question)
-        specific = {t: w for t, w in self.subjects.of(own).items() if w == 1.0 or t.isalpha()}  # min_covers
+        specific = {t: w for t, w in self.subjects.of(bare).items() if w == 1.0 or t.isalpha()}  # min_covers
         subject = {term: 1.0 for term, weight in specific.items() if weight == 1.0}
         numbers = {term: 1.0 for term in subject if any(ch.isdigit() for ch in term)}
         covers: dict[str, float] = {}
