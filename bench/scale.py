@@ -1,7 +1,7 @@
 """Speed and scale: ingest throughput, query latency, cold start and memory as the corpus grows,
 embedded and on a Chroma server.
 
-    python bench/scale.py [--sizes 10000,20000,100000] [--articles N] [--work DIR]
+    python bench/scale.py [--sizes 10000,20000,100000] [--articles N] [--work DIR] [--keep]
 
 One scratch index grows through the sizes: first a subset of the RealTime QA articles, then all of
 them, then copies of the real articles in further folders (vectors of identical chunks are reused,
@@ -150,9 +150,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,20000,100000")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "scale")
     parser.add_argument("--articles", type=int, default=0, help="use only the first N articles (0: all)")
+    parser.add_argument("--keep", action="store_true",
+                        help="go on from the index already in --work (measure it when it has the sizes)")
     args = parser.parse_args()
     started = time.perf_counter()
-    shutil.rmtree(args.work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(args.work, ignore_errors=True)
     docs, data = args.work / "docs", args.work / "data"
     env = {**os.environ, "CITEBOT_DATA_DIR": str(data), "CITEBOT_SOURCES_DIR": str(docs)}
     engine = Engine(Settings.load(data_dir=data, sources_dir=docs))
@@ -161,7 +164,7 @@ def main() -> None:
     results: dict = {"embedded": []}
     for size in sizes:
         row = grow_to(size, docs, engine, articles)
-        if size == sizes[0]:  # built from nothing: every chunk was embedded
+        if size == sizes[0] and not args.keep:  # built from nothing: every chunk was embedded
             row["chunks_per_s"] = row["chunks"] / row["index_s"]
             row["files_per_s"] = row["files"] / row["index_s"]
             row |= stock_index(docs / "copy-0", args.work / "stock-chroma", engine.embedder)[1]
