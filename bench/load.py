@@ -15,8 +15,8 @@ third of them are answered, and is started again: every question must still get 
 Against an existing index (DIR, e.g. 20k chunks of news) with distinct questions (a .jsonl with a
 "question" field): each count of `citebot telegram --webhook` worker processes in turn gets the same
 burst, posted round robin as a proxy would; the fake Bot API runs in this process, apart from the
-workers. A reply is right when it holds the start of the answer a separate engine gave the same
-question beforehand. Reports answers/s, p50/p95 reply time and each worker's peak RSS.
+workers. A reply is right when it is in its place among the chat's replies and starts as the answer
+a separate engine gave the same conversation beforehand. Reports answers/s, p50/p95 reply time and each worker's peak RSS.
 """
 
 from __future__ import annotations
@@ -141,20 +141,32 @@ def run_killed(chats: int, per_chat: int, engine: Engine) -> dict:
             "exit_code_after_sigterm": bot.returncode}
 
 
-def expected_starts(data: Path, docs: Path, questions: list[str]) -> dict[str, str]:
-    """The start of each question's answer (HTML-escaped, as the bot sends it), from an engine of
-    its own: the workers' sentence-vector caches start cold."""
+def expected_starts(data: Path, docs: Path, asked: dict[int, list[str]]) -> dict[tuple[int, int], str]:
+    """The start of each chat's n-th answer (HTML-escaped, as the bot sends it), from an engine of
+    its own asked the same conversation in turn (its sentence-vector cache is not the workers')."""
     import html
 
     from citebot import one_line
 
     engine = Engine(Settings.load(data_dir=data, sources_dir=docs))
-    return {q: html.escape(one_line(engine.ask(q).text)[:40], quote=False) for q in questions}
+    expected = {}
+    for chat, questions in asked.items():
+        turns = []
+        for n, question in enumerate(questions):
+            answer = engine.ask(question, turns)
+            turns.append(answer.turn())
+            expected[(chat, n)] = html.escape(one_line(answer.text)[:40], quote=False)
+    return expected
 
 
 def run_processes(chats: int, per_chat: int, data: Path, docs: Path, questions: list[str], processes: int) -> dict:
     """The burst, posted round robin to `processes` webhook workers on the same index."""
-    expected = expected_starts(data, docs, questions)
+    first = int(time.time() * 1000)  # chats new to the data folder's chat state: no history
+    asked: dict[int, list[str]] = {}
+    for round_ in range(per_chat):
+        for chat in range(chats):
+            asked.setdefault(first + chat, []).append(questions[(chat * per_chat + round_) % len(questions)])
+    expected = expected_starts(data, docs, asked)
     api = FakeBotApi()
     with served_in_thread(api) as loop:
         env = {**os.environ, "CITEBOT_DATA_DIR": str(data), "CITEBOT_SOURCES_DIR": str(docs), "CITEBOT_PUBLIC": "1", "CITEBOT_WEBHOOK_SECRET": SECRET,
@@ -163,13 +175,9 @@ def run_processes(chats: int, per_chat: int, data: Path, docs: Path, questions: 
         try:
             api.route = [w.url for w in workers]
             started = time.perf_counter()
-            asked: dict[int, list[str]] = {}
-            first = int(time.time() * 1000)  # chats new to the data folder's chat state: no history
             for round_ in range(per_chat):
-                for chat in range(chats):
-                    question = questions[(chat * per_chat + round_) % len(questions)]
-                    asked.setdefault(first + chat, []).append(question)
-                    asyncio.run_coroutine_threadsafe(api.message(first + chat, 1 + chat, question), loop).result(10)
+                for chat, chat_questions in asked.items():
+                    asyncio.run_coroutine_threadsafe(api.message(chat, chat, chat_questions[round_]), loop).result(10)
             asyncio.run_coroutine_threadsafe(api.wait_for(lambda: len(api.sent()) >= chats * per_chat, timeout=1800),
                                              loop).result(1900)
             total = time.perf_counter() - started
@@ -179,8 +187,9 @@ def run_processes(chats: int, per_chat: int, data: Path, docs: Path, questions: 
             for worker in workers:
                 worker.stop()
     counts = [len(api.sent(chat)) for chat in asked]
-    misses = [(expected[q], api.texts(chat)) for chat, qs in asked.items() for q in qs
-              if not any(expected[q] in t for t in api.texts(chat))]
+    # A chat's replies come in the order of its questions (also across workers).
+    misses = [(expected[(chat, n)], api.texts(chat)) for chat, qs in asked.items() for n in range(len(qs))
+              if n >= len(api.texts(chat)) or expected[(chat, n)] not in api.texts(chat)[n]]
     latencies = sorted(api.reply_latencies)
     return {"processes": processes, "questions": chats * per_chat, "distinct_questions": len(set(questions)),
             "replies": sum(counts), "chats_with_wrong_reply_count": sum(c != per_chat for c in counts),
