@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -158,3 +159,19 @@ def test_webhook_settings_are_checked_before_anything_starts(tmp_path, options, 
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
     assert "has spaces" not in done.stderr  # a secret is not echoed
+
+
+def test_a_taken_webhook_port_is_one_clear_line(tmp_path):
+    api = FakeBotApi()
+    with socket.socket() as taken, served_in_thread(api):
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "CITEBOT_DATA_DIR": str(tmp_path), "TELEGRAM_API_BASE_URL": api.base_url,
+               "TELEGRAM_BOT_TOKEN": api.token, "CITEBOT_PUBLIC": "1", "CITEBOT_WEBHOOK_SECRET": SECRET}
+        done = subprocess.run([sys.executable, "-m", "citebot.bot", "telegram", "--webhook",
+                               "https://bot.example.com/t", "--port", str(port)],
+                              env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.splitlines()[-1] == \
+        f"citebot: cannot listen on 127.0.0.1:{port}: Address already in use", done.stderr
+    assert SECRET not in done.stderr and api.token not in done.stderr
