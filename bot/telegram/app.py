@@ -32,7 +32,7 @@ from citebot.bot.telegram.format import Block, answer_blocks, quote_blocks, sour
 from citebot.bot.telegram.journal import JournalingQueue, UpdateJournal
 from citebot.bot.telegram.order import ChatOrderedProcessor
 from citebot.bot.telegram.settings import TelegramSettings
-from citebot.bot.telegram.state import ChatState, RedisChatState, SqliteChatState
+from citebot.bot.telegram.state import ChatState, RedisChatState, SqliteChatState, best_effort
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -193,7 +193,7 @@ class TelegramBot:
         if answer is None:
             return
         # The answer goes out even when the chat state cannot take its turn (the next follow-up then lacks it).
-        await self._best_effort(self.state.add_turn, chat, answer.turn(), self.engine.settings.history_turns)
+        await best_effort(self.state.add_turn, chat, answer.turn(), self.engine.settings.history_turns)
         answer_id = await asyncio.to_thread(self.engine.questions.record, answer, str(chat),
                                             time.perf_counter() - started)
         blocks, shortened = answer_blocks(answer)
@@ -202,7 +202,7 @@ class TelegramBot:
             buttons += [InlineKeyboardButton("👍", callback_data=f"fb:{answer_id}:1"),
                         InlineKeyboardButton("👎", callback_data=f"fb:{answer_id}:0")]
         if shortened:
-            key = await self._best_effort(self.state.save_quotes, chat, answer.citations)
+            key = await best_effort(self.state.save_quotes, chat, answer.citations)
             if key is not None:
                 buttons.append(InlineKeyboardButton("Sources", callback_data=f"quotes:{key}"))
         markup = InlineKeyboardMarkup([buttons]) if buttons else None
@@ -217,7 +217,7 @@ class TelegramBot:
         if kind == "fb":
             await self.on_feedback(update, key)
             return
-        citations = await self._best_effort(self.state.quotes, chat.id, key) if kind == "quotes" else None
+        citations = await best_effort(self.state.quotes, chat.id, key) if kind == "quotes" else None
         if citations is None:  # expired, or forged callback data
             await with_retry(lambda: query.answer("This button has expired; ask again."))
             return
@@ -263,14 +263,6 @@ class TelegramBot:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log a handler's unexpected failure (a bug)."""
         log.error("unhandled error in a handler: %r", context.error, exc_info=context.error)
-
-    async def _best_effort(self, fn: Callable[..., T], *args: Any) -> T | None:
-        """A chat-state call off the event loop; None (logged) when the store is down."""
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except StoreError:
-            log.warning("chat state unavailable", exc_info=True)
-            return None
 
     async def run_indexing(self, update: Update, fn: Callable[..., T], *args: Any) -> T | None:
         """Run an indexing call in turn with the others (uploads, /reindex), off the event loop."""

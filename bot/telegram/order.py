@@ -13,9 +13,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-from citebot import StoreError
 from citebot.bot.telegram.journal import UpdateJournal
-from citebot.bot.telegram.state import ChatState
+from citebot.bot.telegram.state import ChatState, best_effort
 
 log = logging.getLogger(__name__)
 # Longest wait for an older update of the chat that another worker holds; then this one goes
@@ -47,7 +46,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
             if inspect.iscoroutine(coroutine):
                 coroutine.close()
             if self.state is not None and update.effective_chat is not None:
-                await _best_effort(self.state.handled, update.effective_chat.id, update.update_id)
+                await best_effort(self.state.handled, update.effective_chat.id, update.update_id)
             return
         try:
             await self._in_chat_order(update, coroutine)
@@ -69,7 +68,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                     await coroutine
                 finally:
                     if self.state is not None and isinstance(update, Update):
-                        await _best_effort(self.state.handled, chat, update.update_id)
+                        await best_effort(self.state.handled, chat, update.update_id)
         finally:
             lock, users = self._chats[chat]
             if users == 1:
@@ -81,10 +80,10 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         """Until no older update of `chat` is waiting at any worker (or TURN_WAIT has passed)."""
         assert self.state is not None
         deadline = time.monotonic() + TURN_WAIT
-        while (first := await _best_effort(self.state.first_waiting, chat)) is not None and first < update_id:
+        while (first := await best_effort(self.state.first_waiting, chat)) is not None and first < update_id:
             if time.monotonic() > deadline:  # and later updates do not wait for that one again
                 log.warning("chat %s: update %d went ahead of %d, which another worker holds", chat, update_id, first)
-                await _best_effort(self.state.handled, chat, first)
+                await best_effort(self.state.handled, chat, first)
                 return
             await asyncio.sleep(0.05)
 
@@ -94,10 +93,3 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     async def shutdown(self) -> None:
         """Nothing to free."""
 
-
-async def _best_effort(fn: Any, *args: Any) -> Any:
-    """A chat state call off the event loop; None when the store is down (order is then per worker)."""
-    try:
-        return await asyncio.to_thread(fn, *args)
-    except StoreError:
-        return None

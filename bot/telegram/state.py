@@ -5,8 +5,10 @@ conversation: a SQLite file in the data folder by default, Redis when `redis_url
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import logging
 import secrets
 import threading
 import time
@@ -18,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 from citebot import Citation, StoreError, Turn, open_database
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MAX_SAVED_QUOTES = 50  # per chat, for the "Sources" buttons
 QUOTES_TTL = 7 * 24 * 3600  # seconds a Redis chat's saved quotes live
@@ -128,6 +131,15 @@ class SqliteChatState:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+async def best_effort(fn: Callable[..., T], *args: Any) -> T | None:
+    """A chat-state call off the event loop; None (logged) when the store is down."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except StoreError:
+        log.warning("chat state unavailable", exc_info=True)
+        return None
 
 
 def _unavailable(method: Callable[..., T]) -> Callable[..., T]:
