@@ -55,6 +55,11 @@ class UpdateJournal:
             self._started.add(update_id)
             return True
 
+    def in_progress(self, update_id: int) -> bool:
+        """True while a handler in this process has the update."""
+        with self._lock:
+            return update_id in self._started
+
     def finish(self, update_id: int) -> None:
         with self._lock:
             self._db.execute("UPDATE updates SET finished = 1 WHERE id = ?", (update_id,))

@@ -45,7 +45,8 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         if not self.journal.start(update.update_id):  # a replayed update that Telegram sent again
             if inspect.iscoroutine(coroutine):
                 coroutine.close()
-            if self.state is not None and update.effective_chat is not None:
+            # Finished before: its place in the chat's queue is free (one being handled keeps it).
+            if self.state is not None and update.effective_chat is not None and not self.journal.in_progress(update.update_id):
                 await best_effort(self.state.handled, update.effective_chat.id, update.update_id)
             return
         try:
