@@ -79,8 +79,9 @@ def test_webhook_workers_share_conversations_and_a_killed_one_loses_nothing(inde
         def run(coroutine):
             return asyncio.run_coroutine_threadsafe(coroutine, loop).result(180)
 
+        # turn_wait: a slow machine may take long to restart a worker; the order must hold meanwhile.
         env = {**indexed_on_server, "TELEGRAM_API_BASE_URL": api.base_url, "TELEGRAM_BOT_TOKEN": api.token,
-               "CITEBOT_REDIS_URL": redis_url}
+               "CITEBOT_REDIS_URL": redis_url, "CITEBOT_TURN_WAIT": "150"}
         a, b = Worker(env, "a").start(), Worker(env, "b").start()
         try:
             run(api.wait_for(lambda: api.webhook is not None))

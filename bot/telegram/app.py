@@ -83,7 +83,7 @@ class TelegramBot:
             ApplicationBuilder()
             .bot(bot)
             .update_queue(JournalingQueue(self.journal, self.state))
-            .concurrent_updates(ChatOrderedProcessor(256, self.journal, self.state))
+            .concurrent_updates(ChatOrderedProcessor(256, self.journal, self.state, self.settings.turn_wait))
             .post_init(self._post_init)
             .post_shutdown(self._post_shutdown)
             .build()

@@ -17,9 +17,6 @@ from citebot.bot.telegram.journal import UpdateJournal
 from citebot.bot.telegram.state import ChatState, best_effort
 
 log = logging.getLogger(__name__)
-# Longest wait for an older update of the chat that another worker holds; then this one goes
-# ahead (that worker may have died: it answers after its restart, out of order).
-TURN_WAIT = 30.0
 
 
 class ChatOrderedProcessor(BaseUpdateProcessor):
@@ -32,10 +29,11 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
     answered at another)."""
 
     def __init__(self, max_concurrent_updates: int, journal: UpdateJournal | None = None,
-                 state: ChatState | None = None) -> None:
+                 state: ChatState | None = None, turn_wait: float = 30.0) -> None:
         super().__init__(max_concurrent_updates)
         self.journal = journal
         self.state = state
+        self.turn_wait = turn_wait
         self._chats: dict[int, tuple[asyncio.Lock, int]] = {}  # chat id → (lock, updates holding or awaiting it)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
@@ -78,9 +76,9 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
                 self._chats[chat] = (lock, users - 1)
 
     async def _wait_for_older(self, chat: int, update_id: int) -> None:
-        """Until no older update of `chat` is waiting at any worker (or TURN_WAIT has passed)."""
+        """Until no older update of `chat` is waiting at any worker (or `turn_wait` has passed)."""
         assert self.state is not None
-        deadline = time.monotonic() + TURN_WAIT
+        deadline = time.monotonic() + self.turn_wait
         while (first := await best_effort(self.state.first_waiting, chat)) is not None and first < update_id:
             if time.monotonic() > deadline:  # and later updates do not wait for that one again
                 log.warning("chat %s: update %d went ahead of %d, which another worker holds", chat, update_id, first)

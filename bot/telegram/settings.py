@@ -50,6 +50,9 @@ class TelegramSettings(SettingsBase):
     # Telegram sends it with every update; requests without it are refused (403). Workers behind
     # one URL share it.
     webhook_secret: str = setting("", check=_secret_check, secret=True)
+    # Seconds a chat's message waits for an older one that another worker holds; then it goes
+    # ahead (that worker may have died: it answers the older one after its restart).
+    turn_wait: float = setting(30.0, check=at_least(0))
     # Names this process's journal of received updates, so that workers sharing a data folder
     # each replay only their own after a restart. Default: host name and webhook port.
     worker_name: str = setting("", env="CITEBOT_WORKER", check=lambda v: None if re.fullmatch(r"[\w.-]{0,64}", v)
