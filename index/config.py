@@ -13,7 +13,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -221,7 +221,7 @@ def convert(kind: type, name: str, value: object, origin: str) -> object:
     """`value` as field `name` of `kind` holds it, checked; SettingsError names `origin` if it cannot be."""
     spec = next(f for f in fields(kind) if f.name == name)
     target = _base_type(spec.type)
-    shown = "<hidden>" if spec.metadata.get("secret") else repr(value)  # error messages end up in logs
+    shown = _shown(spec, value)
     try:
         converted = _convert(target, value)
     except (TypeError, ValueError):
@@ -238,8 +238,12 @@ def check_values(settings: object) -> None:
         value = getattr(settings, f.name)
         problem = _problem(type(settings), f.name, value) if value is not None else None
         if problem:
-            shown = "<hidden>" if f.metadata.get("secret") else repr(value)
-            raise SettingsError(f"{f.name} = {shown} is not allowed: use {problem}")
+            raise SettingsError(f"{f.name} = {_shown(f, value)} is not allowed: use {problem}")
+
+
+def _shown(spec: Field[Any], value: object) -> str:
+    """`value` as an error message shows it: a secret's never (error messages end up in logs)."""
+    return "<hidden>" if spec.metadata.get("secret") else repr(value)
 
 
 def _problem(kind: type, name: str, value: object) -> str | None:
