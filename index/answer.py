@@ -59,7 +59,10 @@ class Sentence:
     # Weighted share of the question's specific terms its document mentions (evidence.py).
     covers: float = 1.0
     typed: float = 0.0  # the part of `score` that comes from holding (or lacking) the asked type
+    overlap: float = 0.0  # weighted share of the question's words it (or the sentence before it) holds
+    similarity: float = 0.0  # dense cosine similarity to the question
     said: bool = False  # quoted in the conversation's last answer
+    extreme: bool = False  # holds the newest (oldest) date or version asked for
 
 
 # Sentence vectors kept between answers (1.5 KB each: 20k ≈ 30 MB).
@@ -83,6 +86,13 @@ class Weights:
     # out. Adding the single words refused "Which tmux version introduced popup windows?" over a
     # sed FAQ and changed no other row of the four public sets.
     min_covers: float = 0.5
+    # The best sentence is evidence only when it shares at least `min_overlap` of the question's
+    # weighted words (with the sentence before it) or is at least `min_similarity` close in
+    # meaning. On the techdocs questions asked with their answering file removed, five answers
+    # quoted a line sharing nothing with the question ("Git v2.39 Release Notes" for a jq build
+    # question); no right answer of the four public sets is below both.
+    min_overlap: float = 0.15
+    min_similarity: float = 0.6
     # In one part of a two-document answer (combine), a sentence naming the question's names and
     # numbers ("release 3.8" for "a 3.8 release") gains this share; not elsewhere: there it added
     # sentences that repeat the question's names (RealTime QA 0.61 → 0.57).
@@ -104,6 +114,10 @@ class Weights:
     other_source_ratio: float = 0.75
     continuation_ratio: float = 0.55
 
+
+# Lower-case specific terms that name something (a tool, a file: "tmux", "bzip2", "zpipe.c"), not a
+# paraphrasable compound ("20-for-1", "first-ever"): an answer's document must mention them.
+_NAMELIKE = re.compile(r"[a-z]+|[a-z][a-z0-9]*\d[a-z0-9]*|[a-z][\w-]*\.[a-z]{1,4}")
 
 # "…, according to their Debian copyright files?", "Going by their NEWS files, …": where to look,
 # which retrieval uses, not what the answer says: in sentence scoring those words favoured the
@@ -143,6 +157,7 @@ def continues(question: str, last: Turn) -> bool:
     return len(content_terms(question)) < 2 or not names or any(n in said for n in names)
 
 
+_WHO_IS = re.compile(r"^\W*who\s+(?:is|was|are|were)\b", re.I)
 _PERSONAL = {"he", "she", "him", "his", "her", "hers"}
 _POSSESSIVE = {"his", "her", "its", "their"}
 _DEMONSTRATIVE = {"this", "that", "these", "those"}
@@ -164,8 +179,10 @@ def referent(pronoun: str, last: Turn) -> str:
         named = new_candidates(last.answer, AnswerType.PERSON, last.question) if last.answer else []
         subject = [c for c in candidates(last.question, AnswerType.PERSON) if c.lower() not in STOPWORDS | QUESTION_WORDS]
         # "Who maintains it?" → "Where does she live?" is about the answer; after "Which town
-        # does Ada Quill live in?", "her address" is still Ada Quill's.
-        return (named + subject if asked == AnswerType.PERSON or not subject else subject)[0] if named or subject else ""
+        # does Ada Quill live in?", "her address" is still Ada Quill's, and after "Who is Yehor
+        # Cherniev?" "he" is Yehor Cherniev, not the first name of the answer ("a Ukrainian lawmaker").
+        about_answer = asked == AnswerType.PERSON and not (subject and _WHO_IS.match(last.question))
+        return (named + subject if about_answer or not subject else subject)[0] if named or subject else ""
     if not last.answer:
         return ""
     if word in _DEMONSTRATIVE and is_typed(asked):
@@ -234,7 +251,10 @@ class ExtractiveAnswerer:
         best = sentences[0]
         document = self.sources(best.source)
         versions = {v: 1.0 for v in self.subjects.versions(asked)}
-        if best.covers < self.weights.min_covers or (
+        # (For "the oldest release", holding the oldest date among the candidates is the evidence.)
+        unrelated = (not best.extreme and best.overlap < self.weights.min_overlap
+                     and best.similarity < self.weights.min_similarity)
+        if unrelated or best.covers < self.weights.min_covers or (
                 versions and document and self.subjects.share_mentioned(versions, document.text, best.source) < 1):
             return refusal
         chosen = self._select(sentences, max_sentences or self.max_sentences)
@@ -273,13 +293,14 @@ class ExtractiveAnswerer:
         seen = set().union(*terms, *before)
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
         asked = asked_type(question)
-        specific = {t: w for t, w in self.subjects.of(bare).items() if w == 1.0 or t.isalpha()}  # min_covers
+        specific = {t: w for t, w in self.subjects.of(bare).items() if w == 1.0 or _NAMELIKE.fullmatch(t)}  # min_covers
         subject = {term: 1.0 for term, weight in specific.items() if weight == 1.0}
         numbers = {term: 1.0 for term in subject if any(ch.isdigit() for ch in term)}
         covers: dict[str, float] = {}
         for sentence, own, prior in zip(sentences, terms, before, strict=True):
             # Words only in the previous sentence count half: "It ..." leans on it.
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
+            sentence.overlap = overlap / total
             sentence.offers = tuple(new_candidates(sentence.text, asked, search_query))
             # Cues of a reason add up ("This retaliation is in response to…" over "designed to").
             count = min(2, len({o.lower() for o in sentence.offers})) if asked == AnswerType.REASON else 1
@@ -292,7 +313,7 @@ class ExtractiveAnswerer:
             named = self.subjects.share_mentioned(subject, sentence.text) if subject and in_part else 0.0
             numbered = self.subjects.share_mentioned(numbers, sentence.text) if numbers else 0.0
             sentence.score = (
-                w.lexical * overlap / total
+                w.lexical * sentence.overlap
                 + typed
                 + w.rank_prior / (1 + sentence.rank)
                 - w.missing_name * missing
@@ -307,9 +328,16 @@ class ExtractiveAnswerer:
         keep = sorted(range(len(sentences)), key=lambda i: sentences[i].score - sentences[i].typed,
                       reverse=True)[: self.max_embedded]
         sentences, terms = [sentences[i] for i in keep], [terms[i] for i in keep]
-        vectors = self.vectors.embed([search_query] + [one_line(s.text) for s in sentences])
-        for sentence, similarity in zip(sentences, vectors[1:] @ vectors[0], strict=True):
-            sentence.score += w.dense * float(similarity)
+        # A follow-up naming its subject (a pronoun resolved) is also compared as it is, and the two
+        # similarities averaged: with the earlier question prepended alone, sentences about that
+        # question's other names came first ("What position does he hold?" after "Who met X…?").
+        resolved = search_query != question and bool(self.subjects.of(bare))
+        queries = [search_query, bare] if resolved else [search_query]
+        vectors = self.vectors.embed(queries + [one_line(s.text) for s in sentences])
+        similarities = (vectors[len(queries):] @ vectors[: len(queries)].T).mean(axis=1)
+        for sentence, similarity in zip(sentences, similarities, strict=True):
+            sentence.similarity = float(similarity)
+            sentence.score += w.dense * sentence.similarity
         for sentence in sentences:
             sentence.said = bool(said) and one_line(sentence.text) in said
             if sentence.said and not sentence.offers:  # a follow-up asks for something the last answer lacked
@@ -335,6 +363,7 @@ class ExtractiveAnswerer:
         for key, sentence in keyed:
             if key == best:
                 sentence.score += self.weights.extreme
+                sentence.extreme = True
 
     def _term_weights(self, question: str, search_query: str, sentences: list[set[str]]) -> dict[str, float]:
         """IDF over the candidate sentences for the question's words; context words count half."""
@@ -346,8 +375,11 @@ class ExtractiveAnswerer:
             weights[term] = math.log(1 + n / (1 + df))
         if search_query != question:
             # The earlier turn's names and numbers ("OpenSSL", "3.0.0") are what "that release" or
-            # "its documentation" points to: they count in full, its other words half.
-            pointed = [w for term in self.subjects.of(search_query) for w in content_terms(term)]
+            # "its documentation" points to: they count in full, its other words half. A question
+            # naming its subject itself (a pronoun resolved: "What position does Keith Kellogg
+            # hold?") points to that name only: the earlier turn's other names count half.
+            pointed = [] if self.subjects.of(question) else \
+                [w for term in self.subjects.of(search_query) for w in content_terms(term)]
             own = set(self._stem(content_terms(question) + pointed))
             weights = {t: v if t in own else v / 2 for t, v in weights.items()}
         return weights

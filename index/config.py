@@ -108,8 +108,10 @@ class Settings(SettingsBase):
     # Candidate sentences (best by word overlap) that are embedded and scored per question:
     # embedding is most of an answer's cost. On RealTime QA, 10 to all (~60) gave the same accuracy.
     scored_sentences: int = setting(12, check=at_least(1))
-    # Below this best-sentence score the bot says the documents do not answer.
-    refusal_threshold: float = setting(0.40, check=at_least(0))
+    # Below this best-sentence score the bot says the documents do not answer. 0.40 → 0.45 refused
+    # three more of the techdocs and seed questions asked without their answering file (bench/absent.py)
+    # and no answer that was right on the four public sets.
+    refusal_threshold: float = setting(0.45, check=at_least(0))
     # Files larger than this are skipped with a warning.
     max_file_bytes: int = setting(20_000_000, check=at_least(1))
     # Budgets for reading one file that needs a parser (PDF, DOCX, HTML, gzip): over either,

@@ -101,10 +101,10 @@ class Engine:
         if named:
             parts = [self._part(retriever, search_query, word, sources, list(named), as_of)
                      for word, sources in named.items()]
-            answer = answerer.combine(text, search_query, parts, retriever.mentions)
+            answer = answerer.combine(resolved, search_query, parts, retriever.mentions)
         else:
             said = turns[-1].answer if turns and search_query != text else ""
-            answer = answerer.answer(text, search_query, hits, retriever.mentions, said)
+            answer = answerer.answer(resolved, search_query, hits, retriever.mentions, said)
         return replace(answer, question=text, resolved_question=resolved if resolved != text else "")
 
     def _part(self, retriever: HybridRetriever, query: str, word: str, sources: set[str], words: list[str],

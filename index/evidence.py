@@ -63,7 +63,7 @@ class SubjectTerms:
         return [t for t, weight in self.of(question).items() if weight == 1.0 and not _HAS_DIGIT.search(t)]
 
     def _common(self, word: str) -> bool:
-        return len(word) < 3 or any(word.endswith(s) and self._is_common(word[: len(word) - len(s)] if s else word)
+        return len(word) < 2 or any(word.endswith(s) and self._is_common(word[: len(word) - len(s)] if s else word)
                                     for s in _SUFFIXES)
 
     def share_mentioned(self, terms: dict[str, float], text: str, source: str | None = None) -> float:

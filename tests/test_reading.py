@@ -177,6 +177,20 @@ def test_refusal_on_evidence(docs_engine, question):
     assert not answer.answerable and not answer.citations, answer.text
 
 
+@pytest.mark.parametrize("question", [
+    "What is the minimum bison version needed to build frobnicate?",  # nothing on building it
+    "Which port does zq listen on?",  # a two-letter tool name no document mentions
+    "Which port does frobd2 listen on?",  # a tool name with a digit no document mentions
+])
+def test_refusal_when_the_answering_document_is_missing(docs_engine, question):
+    """Questions on the documents' subjects whose answer no document holds: the best sentence shares
+    (almost) no word with the question and is not close in meaning, or its document never names the
+    tool asked about (answered before: the README's port line, a NEWS entry)."""
+    engine, _ = docs_engine
+    answer = engine.ask(question)
+    assert not answer.answerable and not answer.citations, answer.text
+
+
 def test_a_question_for_a_default_is_refused_when_no_sentence_says_one(tmp_path):
     """(A default the documents state is answered: the table row test above, "…by default?")."""
     docs = tmp_path / "docs"
@@ -215,6 +229,24 @@ def test_a_three_turn_conversation_resolves_pronouns_from_the_answers(docs_engin
     third = engine.ask("What is her e-mail address?", [first.turn(), second.turn()])
     assert "ada.quill@frob.example" in third.citations[0].quote, third.text
     assert third.resolved_question == "What is Ada Quill's e-mail address?"
+
+
+def test_after_who_is_a_pronoun_means_the_person_asked_about(tmp_path):
+    """"Who is X?" is answered by what X is ("a Dutch engineer who leads …"): "she" in the next
+    question is X, not the first name of that answer (before: "Where does Dutch live?")."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "dam.md").write_text(
+        "# The Quxville dam\n\nIlse Marrow, a Dutch engineer, leads the Quxville water board.\n\n"
+        "The dam holds back the Quxa river above the old town.\n\n"
+        "Ilse Marrow lives in Vellum, a village on the Quxa river.\n")
+    engine = make_engine(tmp_path / "data", docs)
+    engine.reindex()
+    first = engine.ask("Who is Ilse Marrow?")
+    assert "Dutch engineer" in first.text, first.text
+    second = engine.ask("Where does she live?", [first.turn()])
+    assert second.resolved_question == "Where does Ilse Marrow live?"
+    assert "Vellum" in second.citations[0].quote, second.text
 
 
 def test_a_new_question_after_another_turn_is_not_read_as_a_follow_up(docs_engine):
