@@ -141,9 +141,18 @@ _NOT_ANAPHORA = re.compile(
     re.I)
 
 
+# "Which food chain launched a menu in 21,000 of its restaurants?": a possessive after the asked
+# noun and its verb points to that noun, not back to the last turn. (An auxiliary after the noun,
+# "Under what licence is its documentation…", leaves the possessive pointing back.)
+_INNER_POSSESSIVE = re.compile(
+    r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,3}?(?!(?:is|are|was|were|do|does|did|has|have|had|will|can|could|would|"
+    r"should|its|their)\b)\w+(?:ed|s)\b[^?]*?\b(?:its|their)\b", re.I)
+
+
 def needs_context(question: str) -> bool:
     """A question that leans on an earlier turn: a pronoun, or too few words of its own."""
-    return bool(_ANAPHORA.search(_NOT_ANAPHORA.sub(" ", question))) or len(content_terms(question)) < 2
+    own = _INNER_POSSESSIVE.sub(" ", _NOT_ANAPHORA.sub(" ", question))
+    return bool(_ANAPHORA.search(own)) or len(content_terms(question)) < 2
 
 
 def continues(question: str, last: Turn) -> bool:
@@ -258,6 +267,8 @@ class ExtractiveAnswerer:
                 versions and document and self.subjects.share_mentioned(versions, document.text, best.source) < 1):
             return refusal
         chosen = self._select(sentences, max_sentences or self.max_sentences)
+        if is_typed(asked_type(question)) and not any(s.offers for s in chosen):
+            return refusal  # "What share…?" answered by sentences holding no share restate the question
         citations = [Citation(s.source, s.start_line, s.end_line, s.text, s.page) for s in chosen]
         text = " ".join(f"{one_line(s.text)} [{i}]" for i, s in enumerate(chosen, 1))
         return Answer(question=question, text=text, answerable=True, citations=citations, search_query=search_query)
@@ -293,7 +304,9 @@ class ExtractiveAnswerer:
         seen = set().union(*terms, *before)
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
         asked = asked_type(question)
-        specific = {t: w for t, w in self.subjects.of(bare).items() if w == 1.0 or _NAMELIKE.fullmatch(t)}  # min_covers
+        # A follow-up without a subject of its own ("its documentation") is about the earlier turn's.
+        subjects = self.subjects.of(bare) or self.subjects.of(reading)
+        specific = {t: w for t, w in subjects.items() if w == 1.0 or _NAMELIKE.fullmatch(t)}  # min_covers
         subject = {term: 1.0 for term, weight in specific.items() if weight == 1.0}
         numbers = {term: 1.0 for term in subject if any(ch.isdigit() for ch in term)}
         covers: dict[str, float] = {}

@@ -85,7 +85,8 @@ for _kind in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
 _W = r"(?:(?!(?:is|was|are|were|did|does|do|has|have|had|will|can|could|would|should)\b)[\w'-]+ ){0,3}"
 _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for p, t in [
     (r"^.*?\be-?mail\b", AnswerType.EMAIL),  # "where should I email …" asks for an address
-    (r"^.*?\b(?:url|web ?site|web ?page|home ?page|link)\b", AnswerType.URL),
+    # Only when the site is what is asked: "…launched a new website… how much debt forgiveness?" asks for money.
+    (r"\b(?:what|which|where)\b[^?,]{0,30}?\b(?:url|web ?site|web ?page|home ?page|link)\b", AnswerType.URL),
     (rf"\b(?:which|what|under) {_W}(?:licen[cs]es?|copyleft)\b|\blicensed under\b", AnswerType.LICENCE),
     (rf"\b(?:which|what) {_W}(?:option|flag|switch|environment variable|variable|setting|parameter|argument|directive)s?\b", AnswerType.OPTION),
     (rf"\b(?:which|what) {_W}(?:version|release)s?\b|\bsince (?:which|what) (?:version|release)\b", AnswerType.VERSION),
