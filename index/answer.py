@@ -239,7 +239,7 @@ class ExtractiveAnswerer:
         self.max_embedded = max_embedded
         self.weights = weights or Weights()
         self.subjects = SubjectTerms(embedder.is_common_word)
-        self._stem = SharedStemmer()
+        self._stem = SharedStemmer(fold_spelling=True)
 
     def answer(self, question: str, search_query: str, hits: list[NodeWithScore],
                corpus_mentions: Callable[[str], bool] | None = None, said: str = "",
@@ -273,15 +273,16 @@ class ExtractiveAnswerer:
         text = " ".join(f"{one_line(s.text)} [{i}]" for i, s in enumerate(chosen, 1))
         return Answer(question=question, text=text, answerable=True, citations=citations, search_query=search_query)
 
-    def combine(self, question: str, search_query: str, parts: list[list[NodeWithScore]],
+    def combine(self, question: str, search_query: str, parts: list[tuple[str, str, list[NodeWithScore]]],
                 corpus_mentions: Callable[[str], bool] | None = None) -> Answer:
         """One answer from several documents the question names (evidence.named_documents): the
-        best sentence of each part, each cited, in the order the parts were given. When any part
-        has no answer, the question is answered as one from all the parts' passages."""
-        answers = [self.answer(question, search_query, part, corpus_mentions, max_sentences=1, in_part=True)
-                   for part in parts]
+        best sentence of each part (its own question and query, the passages of its documents), each cited,
+        in the order the parts were given. When any part has no answer, the whole question is
+        answered as one from all the parts' passages."""
+        answers = [self.answer(own, query, hits, corpus_mentions, max_sentences=1, in_part=True)
+                   for own, query, hits in parts]
         if not all(a.answerable for a in answers):
-            merged = sorted((h for part in parts for h in part), key=lambda h: h.score or 0.0, reverse=True)
+            merged = sorted((h for *_, hits in parts for h in hits), key=lambda h: h.score or 0.0, reverse=True)
             return self.answer(question, search_query, merged, corpus_mentions)
         citations = [a.citations[0] for a in answers]
         text = " ".join(f"{one_line(c.quote)} [{i}]" for i, c in enumerate(citations, 1))

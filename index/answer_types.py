@@ -50,10 +50,11 @@ _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
         rf"\b\d{{4}}-\d\d-\d\d\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\.?,?\s+\d{{4}}\b"
         rf"|\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b|\b{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
         rf"|\b\d{{1,2}}\s+{_MONTH}\b|\b(?:{_MONTH}\.?\s+)?(?:1[5-9]|20)\d\d\b"
-        rf"|\b{_WEEKDAY}\b|\byesterday\b|\blast (?:week|month|year)\b", re.I),
-    AnswerType.DURATION: re.compile(rf"\b(?:{_NUM}|{_NUMBER_WORD})(?:[\s-]+(?:and a half|more))?[\s-]+{_UNIT_TIME}\b", re.I),
+        rf"|\b{_WEEKDAY}\b|\byesterday\b|\blast (?:week|month|year)\b"
+        r"|\b(?-i:January|February|March|April|May|June|July|August|September|October|November|December)\b", re.I),
+    AnswerType.DURATION: re.compile(rf"\b(?:{_NUM}|{_NUMBER_WORD}|an?)(?:[\s-]+(?:and a half|more))?[\s-]+{_UNIT_TIME}\b", re.I),
     AnswerType.MONEY: re.compile(rf"[$€£¥]\s?{_NUM}(?:\s?(?:[mb]n?|k|million|billion|trillion)\b)?"
-                                 rf"|\b{_NUM}\s?(?:million|billion|trillion)?\s?(?:dollars|euros|pounds|yuan|yen|rupees|usd|eur)\b", re.I),
+                                 rf"|\b{_NUM}\s?(?:million|billion|trillion)?\s?(?:dollars|euros|pounds|yuan|yen|rupees|usd|eur|cents)\b", re.I),
     AnswerType.PERCENT: re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b|percentage points?\b)", re.I),
     AnswerType.NUMBER: re.compile(rf"(?<![\w.-]){_NUM}(?:\s?(?:%|[kmgt]i?b\b|bytes?\b|bits?\b|[kmg]hz\b|ms\b|kg\b|km\b|miles?\b"
                                   rf"|million\b|billion\b|trillion\b|thousand\b|hundred\b))?|\b{_NUMBER_WORD}\b|\b0x[0-9a-f]+\b", re.I),
@@ -64,7 +65,9 @@ _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.LICENCE: re.compile(
         r"\b(?:A?GPL|LGPL|GFDL|MPL|EPL)[\w.+-]*|\bMIT\b|\bBSD[\w.-]*|\bApache(?:[\s-]+(?:License|Licence))?(?:[\s,-]+(?:version\s+)?2(?:\.0)?)?"
         r"|\bISC\b|\bCC[\s-]?BY[\w.\s-]*?\d(?:\.\d)?|\bCC0\b|\bCreative Commons\b|\bpublic domain\b|\bArtistic\b|\bUnlicense\b"
-        r"|\bzlib (?:license|licence)\b|\bGNU (?:General|Lesser|Free)[\w\s]*?(?:License|Licence)", re.I),
+        r"|\bzlib (?:license|licence)\b|\bGNU (?:General|Lesser|Free)[\w\s]*?(?:License|Licence)"
+        # Debian's short names ("License: Zlib", "License: Expat") are capitalised words of their own.
+        r"|\b(?-i:Zlib|Expat|X11|PSF|Boost|WTFPL|0BSD|MPL|OpenSSL(?= licen[cs]e))\b|\bpublic-domain\b", re.I),
     AnswerType.IDENTIFIER: re.compile(r"\b[A-Z]{2,}-\d+(?:-\d+)*\b|\b[A-Za-z]+_[\w]+\b|\b\w+\.(?:[a-z]{1,4})\b(?!\.)|\b0x[0-9a-fA-F]+\b"
                                       r"|(?<![\w.])\.[a-z][a-z0-9]{0,5}\b"  # a file name ending: ".tzst"
                                       r"|\b(?:RFC|ISO|CVE|PEP|IEEE)\s?\d+\b|\b[A-Z]+\d+[A-Z\d]*\b"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from citebot.answer import ExtractiveAnswerer, needs_context, resolve_followup
 from citebot.config import Settings
 from citebot.doctor import DoctorReport, check
 from citebot.errors import NoIndexError, QuestionError, SourceError
-from citebot.evidence import named_documents
+from citebot.evidence import named_documents, without_words
 from citebot.gaps import Gap, QuestionLog
 from citebot.intake import copy_samples, safe_filename, save_new_file
 from citebot.llm import LLMAnswerer, TokenSink
@@ -99,20 +98,20 @@ class Engine:
             return self._llm_answerer.answer(text, search_query, hits, on_token)
         named = named_documents(resolved, candidates, self.settings.top_k)
         if named:
-            parts = [self._part(retriever, search_query, word, sources, list(named), as_of)
-                     for word, sources in named.items()]
+            # Each part is asked without the words naming the other parts: "…of ninja and of tmux"
+            # asked of ninja's files needs no mention of tmux.
+            parts = [(without_words(resolved, others), query, self._part(retriever, query, sources, as_of))
+                     for word, sources in named.items()
+                     for others in [set(named) - {word}] for query in [without_words(search_query, others)]]
             answer = answerer.combine(resolved, search_query, parts, retriever.mentions)
         else:
             said = turns[-1].answer if turns and search_query != text else ""
             answer = answerer.answer(resolved, search_query, hits, retriever.mentions, said)
         return replace(answer, question=text, resolved_question=resolved if resolved != text else "")
 
-    def _part(self, retriever: HybridRetriever, query: str, word: str, sources: set[str], words: list[str],
-              as_of: date | None) -> list[NodeWithScore]:
-        """The best passages of `sources` for `query` without the words naming the other parts."""
-        others = [re.escape(w) for w in words if w != word]
-        own_query = re.sub(rf"\b(?:{'|'.join(others)})\b", " ", query, flags=re.I)
-        found = retriever.retrieve(own_query, self.settings.candidates_k, as_of)
+    def _part(self, retriever: HybridRetriever, query: str, sources: set[str], as_of: date | None) -> list[NodeWithScore]:
+        """The best passages of `sources` for `query`."""
+        found = retriever.retrieve(query, self.settings.candidates_k, as_of)
         # All of the named documents' candidates, not only top_k: the part is one document.
         return [hit for hit in found if hit.node.metadata.get("source") in sources]
 

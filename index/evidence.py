@@ -144,3 +144,11 @@ def _coordinated(question: str, words: list[str]) -> bool:
     places = sorted((i, w) for i, w in enumerate(tokens) if w in words)
     return any(a != b and j - i <= 7 and any(_COMBINES.fullmatch(t) for t in tokens[i + 1 : j])
                for (i, a), (j, b) in zip(places, places[1:], strict=False))
+
+
+def without_words(text: str, words: set[str]) -> str:
+    """`text` with the whole words `words` (any case) left out."""
+    if not words:
+        return text
+    pattern = "|".join(re.escape(w) for w in sorted(words))
+    return " ".join(re.sub(rf"\b(?:{pattern})\b", " ", text, flags=re.I).split())

@@ -7,12 +7,43 @@ load (seen in bench/load.py). This keeps one Stemmer per thread.
 
 from __future__ import annotations
 
+import re
 import threading
+
+# British spellings of common roots, written the American way before stemming: Snowball stems
+# "licences" to "licenc" and "License" to "licens", so "Which licences…?" shared no word with
+# "License: Apache-2.0". Roots, not blanket suffix rules ("our" → "or" would turn "four" into "for").
+_BRITISH = [(re.compile(p), r) for p, r in [
+    (r"^(licen|defen|offen|preten)c(e|es|ed|ing)$", r"\1s\2"),
+    (r"^(col|flav|behavi|fav|hon|lab|neighb|hum|harb|rum|vap|arm|endeav|sav|vig|od|parl)our(s|ed|ing|ite|ites|able|ful)?$",
+     r"\1or\2"),
+    (r"^(organ|recogn|real|author|custom|initial|serial|optim|minim|maxim|summar|util|normal|priorit|final|"
+     r"standard|visual|categor|capital|synchron|apolog|critic|memor|familiar|general|special|local|global|"
+     r"modern|character|stabil|neutral|legal|popular|privat|sanit|token|emphas)is(e|ed|es|ing|ation|ations|er|ers)$",
+     r"\1iz\2"),
+    (r"^(anal|paral|catal)ys(e|ed|es|ing)$", r"\1yz\2"),
+    (r"^(cent|met|lit|theat|fib|calib|spect|somb|lust)re(s|d)?$", r"\1er\2"),
+    (r"^(travel|cancel|label|model|fuel|signal|level|counsel|tunnel|channel|total|marshal|dial|equal)l(ed|ing|er|ers)$",
+     r"\1\2"),
+    (r"^(program|catalog|dialog|analog)(me|ue)(s)?$", r"\1\3"),
+    (r"^grey(s|ed|ing)?$", r"gray\1"), (r"^aluminium$", "aluminum"), (r"^tyre(s)?$", r"tire\1"),
+    (r"^judgement(s)?$", r"judgment\1"), (r"^ageing$", "aging"),
+]]
+
+
+def american(word: str) -> str:
+    """`word` (lower case) in American spelling when it is a common British variant."""
+    for pattern, replacement in _BRITISH:
+        if pattern.match(word):
+            return pattern.sub(replacement, word)
+    return word
 
 
 class SharedStemmer:
-    def __init__(self) -> None:
+    def __init__(self, fold_spelling: bool = False) -> None:
         self._local = threading.local()
+        # Off for the keyword index, whose stored tokens were stemmed without it.
+        self._fold = fold_spelling
 
     def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 - the name bm25s looks for
         stemmer = getattr(self._local, "stemmer", None)
@@ -20,6 +51,6 @@ class SharedStemmer:
             import Stemmer
 
             stemmer = self._local.stemmer = Stemmer.Stemmer("english")
-        return stemmer.stemWords(words)
+        return stemmer.stemWords([american(w) for w in words] if self._fold else words)
 
     __call__ = stemWords

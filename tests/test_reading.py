@@ -101,7 +101,11 @@ def test_the_asked_type(question, kind):
 
 @pytest.mark.parametrize(("text", "kind", "expected"), [
     ("It came out on 2021-03-04 and again on 7 September 2021.", AnswerType.DATE, ["2021-03-04", "7 September 2021"]),
+    ("It may close in March, or on May 5, 2021.", AnswerType.DATE, ["March", "May 5, 2021"]),  # not the verb
     ("The freeze lasted six months, then 3 weeks.", AnswerType.DURATION, ["six months", "3 weeks"]),
+    ("A build takes about an hour.", AnswerType.DURATION, ["an hour"]),
+    ("Gas rose 19 cents to $4.96.", AnswerType.MONEY, ["19 cents", "$4.96"]),
+    ("License: Zlib (the zlib library); docs: Expat.", AnswerType.LICENCE, ["Zlib", "Expat"]),
     ("Prices rose 4.5% to $1.2 billion.", AnswerType.PERCENT, ["4.5%"]),
     ("Prices rose 4.5% to $1.2 billion.", AnswerType.MONEY, ["$1.2 billion"]),
     ("Upgrade from 3.0.19 to v3.1.", AnswerType.VERSION, ["3.0.19", "v3.1"]),
@@ -288,6 +292,35 @@ def test_a_question_naming_two_documents_cites_both(docs_engine):
     assert {c.source for c in answer.citations} == {"frobnicate-copyright.txt", "zapper-copyright.txt"}
     for citation in answer.citations:
         assert_verbatim(citation, docs)
+
+
+def test_each_part_of_a_two_document_answer_is_asked_without_the_other_name(tmp_path):
+    """"…of falcon and of qzed": falcon's files need not mention qzed (before, a plain-word name's
+    part was refused because its files never name the other tool), and "licences" is "License"."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "falcon-copyright.txt").write_text(
+        "Upstream-Name: falcon\nSource: https://falcon.example/\n\nFiles: *\nCopyright: 2014 Ann Berg\n"
+        "License: Apache-2.0\n\nFiles: debian/*\nCopyright: 2016 Bo Lund\nLicense: Apache-2.0\n")
+    (docs / "falcon-manual.md").write_text("# falcon\n\nfalcon builds source code quickly.\n")
+    (docs / "qzed-copyright.txt").write_text(
+        "Upstream-Name: qzed\nSource: https://qzed.example/\n\nFiles: *\nCopyright: 2019 Cy Holm\nLicense: ISC\n")
+    engine = make_engine(tmp_path / "data", docs)
+    engine.reindex()
+    answer = engine.ask("Which licences cover the main source code of falcon and of qzed, according to their "
+                        "copyright files?")
+    assert "Apache-2.0" in answer.text and "ISC" in answer.text, answer.text
+    assert {c.source for c in answer.citations} == {"falcon-copyright.txt", "qzed-copyright.txt"}
+
+
+def test_british_and_american_spellings_share_a_stem():
+    from citebot.stemming import SharedStemmer
+
+    stem = SharedStemmer(fold_spelling=True)
+    for british, american in [("licences", "License"), ("colour", "color"), ("organisation", "organization"),
+                              ("centre", "center"), ("travelled", "traveled"), ("programme", "program")]:
+        assert stem([british]) == stem([american.lower()]), (british, american)
+    assert stem(["four", "hour", "your"]) == SharedStemmer()(["four", "hour", "your"])  # no blanket "our" → "or"
 
 
 def test_citing_an_extracted_format_never_parses_it_again(docs_engine, monkeypatch):
