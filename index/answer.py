@@ -23,6 +23,7 @@ from citebot.answer_types import (
     candidates,
     extreme_wanted,
     is_typed,
+    must_show,
     new_candidates,
     order_key,
     qualifies,
@@ -166,7 +167,10 @@ def continues(question: str, last: Turn) -> bool:
     return len(content_terms(question)) < 2 or not names or any(n in said for n in names)
 
 
-_WHO_IS = re.compile(r"^\W*who\s+(?:is|was|are|were)\b", re.I)
+# "Who is X?" asks what X is, and "Who did X speak with?" has X as its subject: in both, the next
+# question's "he" is X. In "Who met X?" the person asked for is the subject: "he" is the answer.
+_SUBJECT_GIVEN = re.compile(r"^\W*(?:who|whom)\s+(?:is|was|are|were|did|does|do|will|would|can|could|should|has|have|"
+                            r"had)\b", re.I)
 _PERSONAL = {"he", "she", "him", "his", "her", "hers"}
 _POSSESSIVE = {"his", "her", "its", "their"}
 _DEMONSTRATIVE = {"this", "that", "these", "those"}
@@ -185,12 +189,13 @@ def referent(pronoun: str, last: Turn) -> str:
     asked = asked_type(last.question)
     word = pronoun.lower()
     if word in _PERSONAL:
-        named = new_candidates(last.answer, AnswerType.PERSON, last.question) if last.answer else []
+        named = [re.sub(r"[’']s$", "", n) for n in new_candidates(last.answer, AnswerType.PERSON, last.question)] \
+            if last.answer else []
         subject = [c for c in candidates(last.question, AnswerType.PERSON) if c.lower() not in STOPWORDS | QUESTION_WORDS]
         # "Who maintains it?" → "Where does she live?" is about the answer; after "Which town
         # does Ada Quill live in?", "her address" is still Ada Quill's, and after "Who is Yehor
         # Cherniev?" "he" is Yehor Cherniev, not the first name of the answer ("a Ukrainian lawmaker").
-        about_answer = asked == AnswerType.PERSON and not (subject and _WHO_IS.match(last.question))
+        about_answer = asked == AnswerType.PERSON and not (subject and _SUBJECT_GIVEN.match(last.question))
         return (named + subject if about_answer or not subject else subject)[0] if named or subject else ""
     if not last.answer:
         return ""
@@ -267,7 +272,7 @@ class ExtractiveAnswerer:
                 versions and document and self.subjects.share_mentioned(versions, document.text, best.source) < 1):
             return refusal
         chosen = self._select(sentences, max_sentences or self.max_sentences)
-        if is_typed(asked_type(question)) and not any(s.offers for s in chosen):
+        if must_show(asked_type(question)) and not any(s.offers for s in chosen):
             return refusal  # "What share…?" answered by sentences holding no share restate the question
         citations = [Citation(s.source, s.start_line, s.end_line, s.text, s.page) for s in chosen]
         text = " ".join(f"{one_line(s.text)} [{i}]" for i, s in enumerate(chosen, 1))

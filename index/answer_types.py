@@ -31,6 +31,7 @@ class AnswerType(str, Enum):
     YES_NO = "yes/no"
     REASON = "reason"
     DEFINITION = "definition"
+    NAMED = "named thing"  # "Which show…?", "Which menu item…?": a name or a title, of no type above
     OTHER = "other"
 
 
@@ -80,6 +81,8 @@ _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
 _NAMES = re.compile(_NAME)
 for _kind in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
     _CANDIDATES[_kind] = _NAMES
+_CANDIDATES[AnswerType.NAMED] = re.compile(rf"{_NAME}|“[^”]{{2,80}}”|\"[^\"]{{2,80}}\"|‘[^’]{{2,80}}’")
+_NAMED_KINDS = (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE, AnswerType.NAMED)
 
 # Question shape → the type asked for. The earliest match in the question wins (its
 # interrogative phrase comes first: "what weight does it get when none is given" asks
@@ -113,6 +116,8 @@ _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for 
      r"island|nation|province|county|capital|location)\b", AnswerType.PLACE),
     (rf"\b(?:which|what) {_W}(?:company|companies|organi[sz]ations?|agency|agencies|party|team|club|firm|bank|university|"
      r"group|network|airline|brand|maker|manufacturer|retailer|newspaper|court|band)\b", AnswerType.ORGANISATION),
+    # Any other "which <noun>" asks to pick a named thing (after the typed nouns above, which win a tie).
+    (r"\bwhich\s+(?!(?:is|was|are|were|did|does|do|has|have|had|will|can|could|would|should|of)\b)[a-z][\w-]*", AnswerType.NAMED),
     (r"^\W*(?:is|are|was|were|does|do|did|can|could|will|would|has|have|should)\b", AnswerType.YES_NO),
     (r"^\W*what (?:is|are|does)\b(?! the (?:name|number))[^?]{0,40}\??$|\bwhat does \S+ (?:mean|stand for)\b|^\W*define\b",
      AnswerType.DEFINITION),
@@ -121,15 +126,23 @@ _NUMERIC = {AnswerType.NUMBER, AnswerType.MONEY, AnswerType.PERCENT, AnswerType.
 
 
 def asked_type(question: str) -> AnswerType:
-    """The kind of fact `question` asks for; OTHER when its shape says nothing."""
+    """The kind of fact `question` asks for; OTHER when its shape says nothing. A bare "which
+    <noun>" (NAMED) counts only when no other shape does."""
     found = [(match.start(), order, kind) for order, (pattern, kind) in enumerate(_ASKS)
              if (match := pattern.search(question))]
-    return min(found)[2] if found else AnswerType.OTHER
+    typed = [f for f in found if f[2] != AnswerType.NAMED]
+    return min(typed or found)[2] if found else AnswerType.OTHER
 
 
 def is_typed(kind: AnswerType) -> bool:
     """True for types a sentence either visibly holds or not (not reasons, definitions, yes/no)."""
     return kind not in (AnswerType.OTHER, AnswerType.REASON, AnswerType.DEFINITION, AnswerType.YES_NO)
+
+
+def must_show(kind: AnswerType) -> bool:
+    """True for types an answer cannot give without a candidate: a named thing may be a common
+    noun phrase ("a ban on assault weapons"), which no pattern finds."""
+    return is_typed(kind) and kind != AnswerType.NAMED
 
 
 def candidates(text: str, kind: AnswerType) -> list[str]:
@@ -139,7 +152,7 @@ def candidates(text: str, kind: AnswerType) -> list[str]:
         return []
     found = [m.group().strip().rstrip(".,;:") if kind == AnswerType.URL else m.group().strip()
              for m in pattern.finditer(text)]
-    if kind in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
+    if kind in _NAMED_KINDS:
         opener = re.match(r"\W*(\w+)", text)
         found = [f for f in found if not (opener and f == opener.group(1)) and not _CALENDAR.fullmatch(f)]
     if kind == AnswerType.NUMBER and not found:

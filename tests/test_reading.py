@@ -93,6 +93,8 @@ def docs_engine(tmp_path_factory: pytest.TempPathFactory):
     ("Does it support IPv6?", AnswerType.YES_NO),
     ("What is a glob?", AnswerType.DEFINITION),
     ("In the manual, what weight does a glob get when none is given?", AnswerType.NUMBER),
+    ("Which wildly popular show was renewed for a new season?", AnswerType.NAMED),
+    ("Which country elected its first leftist leader?", AnswerType.PLACE),  # a typed noun wins over NAMED
     ("The agency launched a new website this week to apply for up to how much debt relief?", AnswerType.NUMBER),
 ])
 def test_the_asked_type(question, kind):
@@ -114,6 +116,7 @@ def test_the_asked_type(question, kind):
     ("Use --dry-run or -v, or set FROB_DEBUG.", AnswerType.OPTION, ["--dry-run", "-v", "FROB_DEBUG"]),
     ("License: Apache-2.0; docs under CC-BY-3.0.", AnswerType.LICENCE, ["Apache-2.0", "CC-BY-3.0"]),
     ("Buffers of 16 MiB and 16384 bytes.", AnswerType.NUMBER, ["16 MiB", "16384 bytes"]),
+    ("The service renewed “Quxland” and Quxopolis today.", AnswerType.NAMED, ["“Quxland”", "Quxopolis"]),
 ])
 def test_candidates_of_each_type(text, kind, expected):
     assert candidates(text, kind) == expected
@@ -148,6 +151,21 @@ def test_the_answer_leads_with_a_sentence_holding_the_asked_type(docs_engine, qu
     for citation in answer.citations:
         assert_verbatim(citation, docs) if not citation.source.endswith(".gz") else None
         assert engine.verify(citation)
+
+
+def test_a_which_question_prefers_the_sentence_naming_something_new(tmp_path):
+    """"Which show…?" is answered by the sentence naming a show (a title, a name) the question
+    lacks, not by the one repeating the question's words."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tv.md").write_text(
+        "# Streaming news\n\nMany viewers asked this week which popular show would get a new season.\n\n"
+        "The streaming service renewed “Quxland” for a new season on Monday.\n\n"
+        "Ratings for streaming shows rose in the spring.\n")
+    engine = make_engine(tmp_path / "data", docs)
+    engine.reindex()
+    answer = engine.ask("Which wildly popular show was renewed for a new season this week?")
+    assert "Quxland" in answer.citations[0].quote, answer.text
 
 
 def test_a_sentence_restating_the_question_loses_to_the_one_with_the_fact(docs_engine):
@@ -246,13 +264,15 @@ def test_a_three_turn_conversation_resolves_pronouns_from_the_answers(docs_engin
 
 def test_after_who_is_a_pronoun_means_the_person_asked_about(tmp_path):
     """"Who is X?" is answered by what X is ("a Dutch engineer who leads …"): "she" in the next
-    question is X, not the first name of that answer (before: "Where does Dutch live?")."""
+    question is X, not the first name of that answer (before: "Where does Dutch live?"); so after
+    "Who did X speak with?"."""
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "dam.md").write_text(
         "# The Quxville dam\n\nIlse Marrow, a Dutch engineer, leads the Quxville water board.\n\n"
         "The dam holds back the Quxa river above the old town.\n\n"
-        "Ilse Marrow lives in Vellum, a village on the Quxa river.\n")
+        "Ilse Marrow lives in Vellum, a village on the Quxa river.\n\n"
+        "On Monday Ilse Marrow spoke by phone with Tomas Brink, the district mayor.\n")
     engine = make_engine(tmp_path / "data", docs)
     engine.reindex()
     first = engine.ask("Who is Ilse Marrow?")
@@ -260,6 +280,10 @@ def test_after_who_is_a_pronoun_means_the_person_asked_about(tmp_path):
     second = engine.ask("Where does she live?", [first.turn()])
     assert second.resolved_question == "Where does Ilse Marrow live?"
     assert "Vellum" in second.citations[0].quote, second.text
+    # "Who did X speak with?" has X as its subject: "she" is X, not the person the answer names.
+    asked = engine.ask("Who did Ilse Marrow speak with by phone?")
+    assert "Tomas Brink" in asked.text, asked.text
+    assert engine.ask("Where does she live?", [asked.turn()]).resolved_question == "Where does Ilse Marrow live?"
 
 
 def test_a_new_question_after_another_turn_is_not_read_as_a_follow_up(docs_engine):
