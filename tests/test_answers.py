@@ -89,3 +89,11 @@ def test_curly_and_straight_apostrophes_are_the_same_word():
 
     assert tokenize("Broadway’s stars, Broadway's best, 'Broadway'") == ["broadway", "stars", "broadway", "best", "broadway"]
     assert names_in("Which show did Broadway’s biggest stars attend?") == ["Broadway’s"]
+
+
+def test_a_pronoun_follow_up_on_the_person_an_answer_named(seed_engine):
+    """The issue's example: "he" is the person the first answer named, and the follow-up, whose own
+    words are few, is answered (before: refused, its best sentence scoring under the threshold)."""
+    answer = seed_engine.ask("What position does he hold?", ["Who met Zelenskyy in Kyiv on 19 February?"])
+    assert answer.resolved_question == "What position does Keith Kellogg hold?"
+    assert "Special Envoy Keith Kellogg" in answer.citations[0].quote, answer.text
