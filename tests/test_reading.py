@@ -13,6 +13,18 @@ from citebot.answer_types import AnswerType, asked_type, candidates, new_candida
 from citebot.evidence import SubjectTerms
 from tests.conftest import assert_verbatim, make_engine
 
+
+def engine_over(tmp_path: Path, files: dict[str, str]):
+    """An engine over a folder holding `files` (name → text), indexed."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text)
+    engine = make_engine(tmp_path / "data", docs)
+    engine.reindex()
+    return engine
+
+
 README = """frobnicate -- a small tool that rewrites configuration files
 
 Many people ask which port the frobd daemon listens on and how to change it.
@@ -156,14 +168,11 @@ def test_the_answer_leads_with_a_sentence_holding_the_asked_type(docs_engine, qu
 def test_a_which_question_prefers_the_sentence_naming_something_new(tmp_path):
     """"Which show…?" is answered by the sentence naming a show (a title, a name) the question
     lacks, not by the one repeating the question's words."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "tv.md").write_text(
+    engine = engine_over(tmp_path, {"tv.md": (
         "# Streaming news\n\nMany viewers asked this week which popular show would get a new season.\n\n"
         "The streaming service renewed “Quxland” for a new season on Monday.\n\n"
-        "Ratings for streaming shows rose in the spring.\n")
-    engine = make_engine(tmp_path / "data", docs)
-    engine.reindex()
+        "Ratings for streaming shows rose in the spring.\n"
+    )})
     answer = engine.ask("Which wildly popular show was renewed for a new season this week?")
     assert "Quxland" in answer.citations[0].quote, answer.text
 
@@ -224,12 +233,10 @@ def test_a_typed_question_is_refused_when_no_sentence_holds_that_type(docs_engin
 
 def test_a_question_for_a_default_is_refused_when_no_sentence_says_one(tmp_path):
     """(A default the documents state is answered: the table row test above, "…by default?")."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "zapper.md").write_text("# zapper\n\nThe zapper history file can hold up to 5000 entries when "
-                                    "HISTSIZE is raised.\n\nRelease 3.1 added the history file.\n")
-    engine = make_engine(tmp_path / "data", docs)
-    engine.reindex()
+    engine = engine_over(tmp_path, {"zapper.md": (
+"# zapper\n\nThe zapper history file can hold up to 5000 entries when "
+                                    "HISTSIZE is raised.\n\nRelease 3.1 added the history file.\n"
+    )})
     refused = engine.ask("How many entries does zapper keep in its history file by default?")
     assert not refused.answerable, refused.text  # 5000 is a maximum, not the default
     answered = engine.ask("How many entries can the zapper history file hold?")
@@ -266,15 +273,12 @@ def test_after_who_is_a_pronoun_means_the_person_asked_about(tmp_path):
     """"Who is X?" is answered by what X is ("a Dutch engineer who leads …"): "she" in the next
     question is X, not the first name of that answer (before: "Where does Dutch live?"); so after
     "Who did X speak with?"."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "dam.md").write_text(
+    engine = engine_over(tmp_path, {"dam.md": (
         "# The Quxville dam\n\nIlse Marrow, a Dutch engineer, leads the Quxville water board.\n\n"
         "The dam holds back the Quxa river above the old town.\n\n"
         "Ilse Marrow lives in Vellum, a village on the Quxa river.\n\n"
-        "On Monday Ilse Marrow spoke by phone with Tomas Brink, the district mayor.\n")
-    engine = make_engine(tmp_path / "data", docs)
-    engine.reindex()
+        "On Monday Ilse Marrow spoke by phone with Tomas Brink, the district mayor.\n"
+    )})
     first = engine.ask("Who is Ilse Marrow?")
     assert "Dutch engineer" in first.text, first.text
     second = engine.ask("Where does she live?", [first.turn()])
@@ -321,16 +325,14 @@ def test_a_question_naming_two_documents_cites_both(docs_engine):
 def test_each_part_of_a_two_document_answer_is_asked_without_the_other_name(tmp_path):
     """"…of falcon and of qzed": falcon's files need not mention qzed (before, a plain-word name's
     part was refused because its files never name the other tool), and "licences" is "License"."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "falcon-copyright.txt").write_text(
-        "Upstream-Name: falcon\nSource: https://falcon.example/\n\nFiles: *\nCopyright: 2014 Ann Berg\n"
-        "License: Apache-2.0\n\nFiles: debian/*\nCopyright: 2016 Bo Lund\nLicense: Apache-2.0\n")
-    (docs / "falcon-manual.md").write_text("# falcon\n\nfalcon builds source code quickly.\n")
-    (docs / "qzed-copyright.txt").write_text(
-        "Upstream-Name: qzed\nSource: https://qzed.example/\n\nFiles: *\nCopyright: 2019 Cy Holm\nLicense: ISC\n")
-    engine = make_engine(tmp_path / "data", docs)
-    engine.reindex()
+    engine = engine_over(tmp_path, {
+        "falcon-copyright.txt": "Upstream-Name: falcon\nSource: https://falcon.example/\n\nFiles: *\n"
+                                "Copyright: 2014 Ann Berg\nLicense: Apache-2.0\n\nFiles: debian/*\n"
+                                "Copyright: 2016 Bo Lund\nLicense: Apache-2.0\n",
+        "falcon-manual.md": "# falcon\n\nfalcon builds source code quickly.\n",
+        "qzed-copyright.txt": "Upstream-Name: qzed\nSource: https://qzed.example/\n\nFiles: *\n"
+                              "Copyright: 2019 Cy Holm\nLicense: ISC\n",
+    })
     answer = engine.ask("Which licences cover the main source code of falcon and of qzed, according to their "
                         "copyright files?")
     assert "Apache-2.0" in answer.text and "ISC" in answer.text, answer.text
