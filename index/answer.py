@@ -153,6 +153,19 @@ _INNER_POSSESSIVE = re.compile(
     r"should|its|their)\b)\w+(?:ed|s)\b[^?]*?\b(?:its|their)\b", re.I)
 
 
+# "Which mawk version does its README describe, and who should bug reports go to?": two questions.
+_SECOND_QUESTION = re.compile(r",?\s+and\s+(?=(?:who|whom|whose|what|which|when|where|why|how)\b)", re.I)
+
+
+def clauses(question: str) -> list[str]:
+    """The questions `question` asks one after the other, each with at least two words of its own;
+    [question] when it asks one ("…, and how did he describe it?" leans on the first: one)."""
+    parts = [p.strip(" ,") for p in _SECOND_QUESTION.split(question)]
+    if len(parts) != 2 or any(len(content_terms(p)) < 2 for p in parts):
+        return [question]
+    return [parts[0].rstrip("?") + "?", parts[1]]
+
+
 def needs_context(question: str) -> bool:
     """A question that leans on an earlier turn: a pronoun, or too few words of its own."""
     own = _INNER_POSSESSIVE.sub(" ", _NOT_ANAPHORA.sub(" ", question))
@@ -293,9 +306,18 @@ class ExtractiveAnswerer:
         if not all(a.answerable for a in answers):
             merged = sorted((h for *_, hits in parts for h in hits), key=lambda h: h.score or 0.0, reverse=True)
             return self.answer(question, search_query, merged, corpus_mentions)
-        citations = [a.citations[0] for a in answers]
+        citations = list(dict.fromkeys(a.citations[0] for a in answers))  # one sentence may answer both
         text = " ".join(f"{one_line(c.quote)} [{i}]" for i, c in enumerate(citations, 1))
         return Answer(question=question, text=text, answerable=True, citations=citations, search_query=search_query)
+
+    def answer_each(self, question: str, search_query: str, hits: list[NodeWithScore],
+                    corpus_mentions: Callable[[str], bool] | None = None) -> Answer:
+        """A question asking two things (`clauses`): the best sentence for each from the same
+        passages, each read with the whole question's subject ("who should bug reports go to?"
+        is about mawk's README, not the sed FAQ's bug list)."""
+        subject = " ".join(self.subjects.of(without_source_pointer(search_query)))
+        return self.combine(question, search_query, [(c, f"{c} {subject}", hits) for c in clauses(question)],
+                            corpus_mentions)
 
     def score(self, question: str, search_query: str, hits: list[NodeWithScore], said: str = "",
               in_part: bool = False) -> list[Sentence]:
@@ -308,7 +330,7 @@ class ExtractiveAnswerer:
         terms = [set(self._stem(tokenize(s.text))) for s in sentences]
         before = [set(self._stem(tokenize(s.previous))) for s in sentences]
         bare, reading = without_source_pointer(question), without_source_pointer(search_query)
-        weights = self._term_weights(bare, reading, terms)
+        weights = self._term_weights(bare, reading, terms, in_part)
         total = sum(weights.values()) or 1.0
         names = [term for n in names_in(bare) for term in self._stem(tokenize(n))[:1]]
         seen = set().union(*terms, *before)
@@ -388,7 +410,8 @@ class ExtractiveAnswerer:
                 sentence.score += self.weights.extreme
                 sentence.extreme = True
 
-    def _term_weights(self, question: str, search_query: str, sentences: list[set[str]]) -> dict[str, float]:
+    def _term_weights(self, question: str, search_query: str, sentences: list[set[str]],
+                      in_part: bool = False) -> dict[str, float]:
         """IDF over the candidate sentences for the question's words; context words count half."""
         n = len(sentences)
         weights: dict[str, float] = {}
@@ -400,8 +423,9 @@ class ExtractiveAnswerer:
             # The earlier turn's names and numbers ("OpenSSL", "3.0.0") are what "that release" or
             # "its documentation" points to: they count in full, its other words half. A question
             # naming its subject itself (a pronoun resolved: "What position does Keith Kellogg
-            # hold?") points to that name only: the earlier turn's other names count half.
-            pointed = [] if self.subjects.of(question) else \
+            # hold?") points to that name only: the earlier turn's other names count half, and so
+            # do the whole question's in one of its parts ("who should bug reports go to?").
+            pointed = [] if in_part or self.subjects.of(question) else \
                 [w for term in self.subjects.of(search_query) for w in content_terms(term)]
             own = set(self._stem(content_terms(question) + pointed))
             weights = {t: v if t in own else v / 2 for t, v in weights.items()}

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from citebot.answer import ExtractiveAnswerer, needs_context, resolve_followup
+from citebot.answer import ExtractiveAnswerer, clauses, needs_context, resolve_followup
 from citebot.config import Settings
 from citebot.doctor import DoctorReport, check
 from citebot.errors import NoIndexError, QuestionError, SourceError
@@ -104,6 +104,8 @@ class Engine:
                      for word, sources in named.items()
                      for others in [set(named) - {word}] for query in [without_words(search_query, others)]]
             answer = answerer.combine(resolved, search_query, parts, retriever.mentions)
+        elif len(clauses(resolved)) > 1:
+            answer = answerer.answer_each(resolved, search_query, hits, retriever.mentions)
         else:
             said = turns[-1].answer if turns and search_query != text else ""
             answer = answerer.answer(resolved, search_query, hits, retriever.mentions, said)

@@ -339,6 +339,21 @@ def test_each_part_of_a_two_document_answer_is_asked_without_the_other_name(tmp_
     assert {c.source for c in answer.citations} == {"falcon-copyright.txt", "qzed-copyright.txt"}
 
 
+def test_a_question_asking_two_things_gets_a_sentence_for_each(tmp_path):
+    """"Which version…, and who should bug reports go to?": one sentence each, both about the
+    question's subject (before: the version line alone, or another tool's bug-report advice)."""
+    engine = engine_over(tmp_path, {
+        "quxtool-readme": "quxtool -- a line editor\n\nThis README describes quxtool version 2.4.1.\n\n"
+                          "Building needs a C99 compiler and make.\n\n"
+                          "Send bug reports, comments and patches to Ada Quill <ada@qux.example>.\n",
+        "zapper-faq.txt": "If a bug bites someone on the zapper mailing list, I tend to report it myself.\n\n"
+                          "The zapper FAQ is updated every spring.\n",
+    })
+    answer = engine.ask("Which quxtool version does its README describe, and who should bug reports go to?")
+    assert "2.4.1" in answer.text and "Ada Quill" in answer.text, answer.text
+    assert {c.source for c in answer.citations} == {"quxtool-readme"}
+
+
 def test_british_and_american_spellings_share_a_stem():
     from citebot.stemming import SharedStemmer
 
