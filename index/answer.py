@@ -105,7 +105,8 @@ class Weights:
     # (every public set answers the same from 0 to 0.3; 0.15 did not lift a NEWS file's newest entry).
     extreme: float = 0.3
     # A follow-up's own words are few and the earlier turn's count half, so its best score runs
-    # lower: its threshold is this much lower ("What position does he hold?" scored 0.42).
+    # lower: its threshold is this much lower ("What position does he hold?" scored 0.42). So is a
+    # part's, read with words beyond its own question (the whole question's subject).
     followup_discount: float = 0.1
     rank_prior: float = 0.1  # 0.05 → 0.1 helped both halves of RealTime QA (alternate weeks), dev unchanged
     missing_name: float = 0.35
