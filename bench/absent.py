@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from citebot import Engine, Settings, row_day  # noqa: E402
 from citebot.evaluate import evaluate, read_rows  # noqa: E402
 from citebot.models import as_turn  # noqa: E402
-from quality import SETS  # noqa: E402
+from quality import SETS, chosen_sets  # noqa: E402
 
 
 def absent_rows(name: str, work: Path, thresholds: list[float]) -> list[dict]:
@@ -100,9 +100,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "quality")
     parser.add_argument("--json", action="store_true", help="print every row, as JSON")
     args = parser.parse_args()
-    names = [n.strip() for n in args.sets.split(",") if n.strip()]
-    if unknown := [n for n in names if n not in SETS]:
-        parser.error(f"unknown set(s): {', '.join(unknown)}")
+    names = chosen_sets(parser, args.sets)
     compare = [float(t) for t in args.thresholds.split(",") if t.strip()]
     thresholds = compare or [Settings.load().refusal_threshold]
     results = {name: absent_rows(name, args.work, thresholds) for name in names}

@@ -36,6 +36,14 @@ COLUMNS = ["rows", "accuracy", "fact", "after_turn", "multi", "followup", "refus
            "p50", "p95"]
 
 
+def chosen_sets(parser: argparse.ArgumentParser, value: str) -> list[str]:
+    """The set names of a comma-separated --sets value; an unknown one is a usage error."""
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if unknown := [n for n in names if n not in SETS]:
+        parser.error(f"unknown set(s): {', '.join(unknown)}")
+    return names
+
+
 def run_set(name: str, work: Path) -> tuple[EvalReport, list[bool]]:
     """The set's report, and whether each fact row was right when asked after an unrelated turn."""
     questions, docs = SETS[name]
@@ -76,10 +84,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "quality")
     parser.add_argument("--json", action="store_true", help="print every row too, as JSON")
     args = parser.parse_args()
-    names = [n.strip() for n in args.sets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in SETS]
-    if unknown:
-        parser.error(f"unknown set(s): {', '.join(unknown)}")
+    names = chosen_sets(parser, args.sets)
     results = {name: run_set(name, args.work) for name in names}
     results["all"] = (EvalReport(rows=[row for r, _ in results.values() for row in r.rows]),
                       [ok for _, after in results.values() for ok in after])

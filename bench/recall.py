@@ -23,7 +23,7 @@ from citebot import Engine, Settings  # noqa: E402
 from citebot.evaluate import read_rows  # noqa: E402
 from citebot.retrieve import HybridRetriever  # noqa: E402
 from compare import ranked_sources  # noqa: E402
-from quality import SETS  # noqa: E402
+from quality import SETS, chosen_sets  # noqa: E402
 from stock import stock_index  # noqa: E402
 
 DEPTH = 50  # passages each system returns per question
@@ -59,9 +59,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "quality")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    names = [n.strip() for n in args.sets.split(",") if n.strip()]
-    if unknown := [n for n in names if n not in SETS]:
-        parser.error(f"unknown set(s): {', '.join(unknown)}")
+    names = chosen_sets(parser, args.sets)
     results = {name: run_set(name, args.work) for name in names}
     if args.json:
         print(json.dumps(results))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from llama_index.core.schema import NodeWithScore
 
 from citebot.answer_types import (
+    AUXILIARY,
     AnswerType,
     asked_type,
     candidates,
@@ -150,8 +151,7 @@ _NOT_ANAPHORA = re.compile(
 # noun and its verb points to that noun, not back to the last turn. (An auxiliary after the noun,
 # "Under what licence is its documentation…", leaves the possessive pointing back.)
 _INNER_POSSESSIVE = re.compile(
-    r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,3}?(?!(?:is|are|was|were|do|does|did|has|have|had|will|can|could|would|"
-    r"should|its|their)\b)\w+(?:ed|s)\b[^?]*?\b(?:its|their)\b", re.I)
+    rf"\b(?:which|what)\s+(?:[\w'-]+\s+){{0,3}}?(?!(?:{AUXILIARY}|its|their)\b)\w+(?:ed|s)\b[^?]*?\b(?:its|their)\b", re.I)
 
 
 # "Which mawk version does its README describe, and who should bug reports go to?": two questions.
@@ -186,8 +186,7 @@ def continues(question: str, last: Turn) -> bool:
 
 # "Who is X?" asks what X is, and "Who did X speak with?" has X as its subject: in both, the next
 # question's "he" is X. In "Who met X?" the person asked for is the subject: "he" is the answer.
-_SUBJECT_GIVEN = re.compile(r"^\W*(?:who|whom)\s+(?:is|was|are|were|did|does|do|will|would|can|could|should|has|have|"
-                            r"had)\b", re.I)
+_SUBJECT_GIVEN = re.compile(rf"^\W*(?:who|whom)\s+(?:{AUXILIARY})\b", re.I)
 _PERSONAL = {"he", "she", "him", "his", "her", "hers"}
 _POSSESSIVE = {"his", "her", "its", "their"}
 _DEMONSTRATIVE = {"this", "that", "these", "those"}
@@ -311,14 +310,13 @@ class ExtractiveAnswerer:
         text = " ".join(f"{one_line(c.quote)} [{i}]" for i, c in enumerate(citations, 1))
         return Answer(question=question, text=text, answerable=True, citations=citations, search_query=search_query)
 
-    def answer_each(self, question: str, search_query: str, hits: list[NodeWithScore],
+    def answer_each(self, question: str, asked: list[str], search_query: str, hits: list[NodeWithScore],
                     corpus_mentions: Callable[[str], bool] | None = None) -> Answer:
-        """A question asking two things (`clauses`): the best sentence for each from the same
-        passages, each read with the whole question's subject ("who should bug reports go to?"
-        is about mawk's README, not the sed FAQ's bug list)."""
+        """A question asking several things (`asked`, its `clauses`): the best sentence for each from
+        the same passages, each read with the whole question's subject ("who should bug reports go
+        to?" is about mawk's README, not the sed FAQ's bug list)."""
         subject = " ".join(self.subjects.of(without_source_pointer(search_query)))
-        return self.combine(question, search_query, [(c, f"{c} {subject}", hits) for c in clauses(question)],
-                            corpus_mentions)
+        return self.combine(question, search_query, [(c, f"{c} {subject}", hits) for c in asked], corpus_mentions)
 
     def score(self, question: str, search_query: str, hits: list[NodeWithScore], said: str = "",
               in_part: bool = False) -> list[Sentence]:
@@ -338,7 +336,8 @@ class ExtractiveAnswerer:
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
         asked = asked_type(question)
         # A follow-up without a subject of its own ("its documentation") is about the earlier turn's.
-        subjects = self.subjects.of(bare) or self.subjects.of(reading)
+        own_subjects = self.subjects.of(bare)
+        subjects = own_subjects or self.subjects.of(reading)
         specific = {t: w for t, w in subjects.items() if w == 1.0 or _NAMELIKE.fullmatch(t)}  # min_covers
         subject = {term: 1.0 for term, weight in specific.items() if weight == 1.0}
         numbers = {term: 1.0 for term in subject if any(ch.isdigit() for ch in term)}
@@ -377,7 +376,7 @@ class ExtractiveAnswerer:
         # A follow-up naming its subject (a pronoun resolved) is also compared as it is, and the two
         # similarities averaged: with the earlier question prepended alone, sentences about that
         # question's other names came first ("What position does he hold?" after "Who met X…?").
-        resolved = search_query != question and bool(self.subjects.of(bare))
+        resolved = search_query != question and bool(own_subjects)
         queries = [search_query, bare] if resolved else [search_query]
         vectors = self.vectors.embed(queries + [one_line(s.text) for s in sentences])
         similarities = (vectors[len(queries):] @ vectors[: len(queries)].T).mean(axis=1)

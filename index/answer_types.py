@@ -79,16 +79,19 @@ _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.YES_NO: re.compile(r"\b(?:yes|no|not|never|cannot|can't|does|doesn't|supports?|only)\b", re.I),
 }
 _NAMES = re.compile(_NAME)
-for _kind in (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE):
+_NAME_KINDS = (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE)
+for _kind in _NAME_KINDS:
     _CANDIDATES[_kind] = _NAMES
 _CANDIDATES[AnswerType.NAMED] = re.compile(rf"{_NAME}|“[^”]{{2,80}}”|\"[^\"]{{2,80}}\"|‘[^’]{{2,80}}’")
-_NAMED_KINDS = (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE, AnswerType.NAMED)
+_NAMED_KINDS = (*_NAME_KINDS, AnswerType.NAMED)
 
 # Question shape → the type asked for. The earliest match in the question wins (its
 # interrogative phrase comes first: "what weight does it get when none is given" asks
 # for a number); on a tie, the earlier pattern.
 # Up to three words between "which" and its noun, none a verb ("which CVE did the release fix").
-_W = r"(?:(?!(?:is|was|are|were|did|does|do|has|have|had|will|can|could|would|should)\b)[\w'-]+ ){0,3}"
+# The verbs that open a question's clause ("which CVE did…", "who is…"), which no noun is.
+AUXILIARY = "is|was|are|were|did|does|do|has|have|had|will|can|could|would|should"
+_W = rf"(?:(?!(?:{AUXILIARY})\b)[\w'-]+ ){{0,3}}"
 _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for p, t in [
     (r"^.*?\be-?mail\b", AnswerType.EMAIL),  # "where should I email …" asks for an address
     # Only when the site is what is asked: "…launched a new website… how much debt forgiveness?" asks for money.
@@ -117,7 +120,7 @@ _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for 
     (rf"\b(?:which|what) {_W}(?:company|companies|organi[sz]ations?|agency|agencies|party|team|club|firm|bank|university|"
      r"group|network|airline|brand|maker|manufacturer|retailer|newspaper|court|band)\b", AnswerType.ORGANISATION),
     # Any other "which <noun>" asks to pick a named thing (after the typed nouns above, which win a tie).
-    (r"\bwhich\s+(?!(?:is|was|are|were|did|does|do|has|have|had|will|can|could|would|should|of)\b)[a-z][\w-]*", AnswerType.NAMED),
+    (rf"\bwhich\s+(?!(?:{AUXILIARY}|of)\b)[a-z][\w-]*", AnswerType.NAMED),
     (r"^\W*(?:is|are|was|were|does|do|did|can|could|will|would|has|have|should)\b", AnswerType.YES_NO),
     (r"^\W*what (?:is|are|does)\b(?! the (?:name|number))[^?]{0,40}\??$|\bwhat does \S+ (?:mean|stand for)\b|^\W*define\b",
      AnswerType.DEFINITION),

@@ -104,8 +104,8 @@ class Engine:
                      for word, sources in named.items()
                      for others in [set(named) - {word}] for query in [without_words(search_query, others)]]
             answer = answerer.combine(resolved, search_query, parts, retriever.mentions)
-        elif len(clauses(resolved)) > 1:
-            answer = answerer.answer_each(resolved, search_query, hits, retriever.mentions)
+        elif len(asked := clauses(resolved)) > 1:
+            answer = answerer.answer_each(resolved, asked, search_query, hits, retriever.mentions)
         else:
             said = turns[-1].answer if turns and search_query != text else ""
             answer = answerer.answer(resolved, search_query, hits, retriever.mentions, said)

@@ -7,6 +7,7 @@ load (seen in bench/load.py). This keeps one Stemmer per thread.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 
@@ -31,6 +32,7 @@ _BRITISH = [(re.compile(p), r) for p, r in [
 ]]
 
 
+@functools.lru_cache(maxsize=65536)  # every word of every candidate sentence passes here
 def american(word: str) -> str:
     """`word` (lower case) in American spelling when it is a common British variant."""
     for pattern, replacement in _BRITISH:
