@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from citebot.answer_types import (
@@ -33,6 +34,7 @@ from citebot.chunking import sentence_spans
 from citebot.embedding import OnnxSentenceEmbedding, VectorCache
 from citebot.evidence import SubjectTerms
 from citebot.models import Answer, Citation, Turn, one_line
+from citebot.sentences import is_candidate
 from citebot.sources import SourceText
 from citebot.stemming import SharedStemmer
 from citebot.words import QUESTION_WORDS, STOPWORDS, content_terms, names_in, tokenize
@@ -250,9 +252,10 @@ def resolve_followup(question: str, turns: Sequence[Turn]) -> tuple[str, str]:
 class ExtractiveAnswerer:
     def __init__(self, embedder: OnnxSentenceEmbedding, sources: SourceLookup, refusal_text: str,
                  threshold: float, max_sentences: int, max_embedded: int,
-                 weights: Weights | None = None) -> None:
+                 weights: Weights | None = None,
+                 stored_vectors: Callable[[list[str]], dict[str, np.ndarray]] | None = None) -> None:
         self.embedder = embedder
-        self.vectors = VectorCache(embedder.embed, SENTENCE_VECTORS)
+        self.vectors = VectorCache(embedder.embed, SENTENCE_VECTORS, stored_vectors)
         self.sources = sources
         self.refusal_text = refusal_text.strip()
         self.threshold = threshold
@@ -378,8 +381,8 @@ class ExtractiveAnswerer:
         # question's other names came first ("What position does he hold?" after "Who met X…?").
         resolved = search_query != question and bool(own_subjects)
         queries = [search_query, bare] if resolved else [search_query]
-        vectors = self.vectors.embed(queries + [one_line(s.text) for s in sentences])
-        similarities = (vectors[len(queries):] @ vectors[: len(queries)].T).mean(axis=1)
+        vectors = self.vectors.embed([one_line(s.text) for s in sentences])
+        similarities = (vectors @ self.embedder.embed_queries(queries).T).mean(axis=1)
         for sentence, similarity in zip(sentences, similarities, strict=True):
             sentence.similarity = float(similarity)
             sentence.score += w.dense * sentence.similarity
@@ -474,7 +477,7 @@ def split_sentences(hits: list[NodeWithScore], sources: SourceLookup) -> list[Se
         previous = ""
         for s_start, s_end in sentence_spans(source.text, *window):
             piece = source.text[s_start:s_end]
-            if s_end > start and s_start < end and (meta["source"], s_start, s_end) not in seen and len(tokenize(piece)) >= 3:
+            if s_end > start and s_start < end and (meta["source"], s_start, s_end) not in seen and is_candidate(piece):
                 seen.add((meta["source"], s_start, s_end))
                 sentences.append(Sentence(meta["source"], source.line_of(s_start), source.line_of(s_end - 1),
                                           piece, rank, meta.get("page"), previous=previous))

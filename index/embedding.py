@@ -27,6 +27,7 @@ from citebot.sources import file_digest
 ASSETS = Path(__file__).resolve().parent / "assets"
 BUNDLED_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256  # what all-MiniLM-L6-v2 was trained with
+QUERY_VECTORS = 256  # recent queries: retrieval and sentence scoring embed the same query
 
 
 
@@ -64,6 +65,7 @@ class OnnxSentenceEmbedding(BaseEmbedding):
     _vocabulary: frozenset[str] | None = PrivateAttr(default=None)
     _input_names: set[str] = PrivateAttr()
     _dimension: int = PrivateAttr()
+    _queries: VectorCache = PrivateAttr()
 
     def __init__(self, spec: str = "minilm-int8", embed_batch_size: int = 4, **kwargs: Any) -> None:
         import onnxruntime
@@ -87,6 +89,7 @@ class OnnxSentenceEmbedding(BaseEmbedding):
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self._tokenizer.no_padding()  # the file pads to 128; batches are padded here instead
         self._tokenizer.enable_truncation(max_length=self.max_tokens)
+        self._queries = VectorCache(self.embed, QUERY_VECTORS)
 
     @classmethod
     def class_name(cls) -> str:
@@ -127,8 +130,12 @@ class OnnxSentenceEmbedding(BaseEmbedding):
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
+    def embed_queries(self, queries: list[str]) -> np.ndarray:
+        """Embeddings for `queries`, each computed once however often it is asked for."""
+        return self._queries.embed(queries)
+
     def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed([query])[0].tolist()
+        return self.embed_queries([query])[0].tolist()
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)
@@ -141,14 +148,17 @@ class OnnxSentenceEmbedding(BaseEmbedding):
 
 
 class VectorCache:
-    """The embeddings of texts seen recently (an LRU of `size`), computing only the new ones.
+    """The embeddings of texts seen recently (an LRU of `size`), or `stored` ones (the sentence
+    vectors computed at indexing), computing only the others.
 
     Answering embeds a question's dozen candidate sentences, most of an answer's CPU; questions
     about one topic meet the same passages again, and a sentence's vector never changes.
     """
 
-    def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int) -> None:
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], size: int,
+                 stored: Callable[[list[str]], dict[str, np.ndarray]] | None = None) -> None:
         self._embed = embed
+        self._stored = stored
         self._size = size
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # answers run on several threads
@@ -159,6 +169,9 @@ class VectorCache:
             for text in known:
                 self._vectors.move_to_end(text)
         missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing and self._stored:
+            known.update(self._stored(missing))
+            missing = [t for t in missing if t not in known]
         if missing:
             fresh = dict(zip(missing, self._embed(missing), strict=True))
             with self._lock:

@@ -214,6 +214,7 @@ class Engine:
                     threshold=self.settings.refusal_threshold,
                     max_sentences=self.settings.answer_sentences,
                     max_embedded=self.settings.scored_sentences,
+                    stored_vectors=self.store.sentences.lookup,
                 )
                 # Both or neither: a failed LLM build fails every question alike, never silently
                 # falls back to extractive answers from the second question on.

@@ -18,7 +18,8 @@ from citebot.doctor import free_space_problem, missing_chunks, recover_manifest
 from citebot.embedding import OnnxSentenceEmbedding
 from citebot.errors import DamagedIndexError, IngestError
 from citebot.models import IndexReport
-from citebot.sources import SourceError, file_digest
+from citebot.sentences import file_sentences
+from citebot.sources import SourceError, SourceText, file_digest
 from citebot.store import ChunkStore, FileEntry, Manifest, StoreError
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # (files done, files to process, chunks embedded so far)
 ProgressFn = Callable[[int, int, int], None]
 _EMBED_BATCH = 256  # chunks embedded and written per round trip
+_SENTENCE_FILES = 64  # files whose sentences are embedded and written per round trip when filling in
 COMMIT_EVERY = 2048  # new chunks (~35 s of embedding on 2 cores) before a long run's first interim commit
 
 
@@ -93,6 +95,8 @@ class Indexer:
         with self.store.writer_lock(wait):
             report = IndexReport()
             old, mended = self._mended_manifest(report, sources_dir, paths)
+            sentences = self.store.sentences
+            sentences.reset(self.embedder.model_id, clear=rebuild)
             # A missing or garbled keyword index is rebuilt from Chroma by the commit below.
             bm25_broken = bool(old.files) and not self.store.bm25_readable(old)
             if bm25_broken:
@@ -120,15 +124,18 @@ class Indexer:
                 else:
                     todo.append((item, digest))
             pending: list[TextNode] = []
+            pending_sentences: list[tuple[str, list[str]]] = []  # (file content hash, its sentences)
             new_nodes: list[TextNode] = []  # chunks the last committed manifest lacks
             committed, committed_chunks = old, len(old.chunk_ids())
             for done, (item, digest) in enumerate(todo, 1):
                 previous = files.pop(item.key, None)
-                nodes = self._chunk(item, digest, report)
-                if nodes is None:
+                read = self._chunk(item, digest, report)
+                if read is None:
                     if previous:
                         report.removed.append(item.key)
                 else:
+                    source, nodes = read
+                    pending_sentences.append((digest, file_sentences(source)))
                     (report.changed if previous or item.key in old.files else report.added).append(item.key)
                     stat = item.path.stat()
                     files[item.key] = FileEntry(str(item.path), digest, [n.node_id for n in nodes], stat.st_size, stat.st_mtime)
@@ -139,7 +146,8 @@ class Indexer:
                     embedded, reused = self._embed_and_store(pending, reuse=not rebuild)
                     report.embedded_chunks += embedded
                     report.reused_chunks += reused
-                    pending = []
+                    report.embedded_sentences += sentences.add(pending_sentences, self.embedder.embed)
+                    pending, pending_sentences = [], []
                     if not rebuild and done < len(todo) and len(new_nodes) >= max(COMMIT_EVERY, committed_chunks):
                         # A long run commits what it has so far: killed, it leaves the finished
                         # files answerable, and the next run goes on from there. The batches
@@ -158,6 +166,7 @@ class Indexer:
                 new = replace(old, files=files)
                 if moved:
                     self.store.commit(new)
+            self._add_missing_sentences(new, report, progress)
             self._collect_garbage(new)
             report.total_files = len(new.files)
             report.total_chunks = sum(len(e.chunk_ids) for e in new.files.values())
@@ -187,7 +196,29 @@ class Indexer:
             mended = True
         return manifest, mended
 
-    def _chunk(self, item: FoundFile, digest: str, report: IndexReport) -> list[TextNode] | None:
+    def _add_missing_sentences(self, manifest: Manifest, report: IndexReport, progress: ProgressFn | None) -> None:
+        """Embed the sentences of indexed files that have none stored (an index built before
+        sentence vectors were kept): answers are faster from the next question on."""
+        stored = self.store.sentences.files()
+        missing = [entry for entry in manifest.files.values() if entry.sha256 not in stored]
+        for start in range(0, len(missing), _SENTENCE_FILES):
+            batch = []
+            for entry in missing[start : start + _SENTENCE_FILES]:
+                source = self.store.load_text(entry.sha256) or self._read(Path(entry.path), entry.sha256)
+                if source is not None:
+                    batch.append((entry.sha256, file_sentences(source)))
+            report.embedded_sentences += self.store.sentences.add(batch, self.embedder.embed)
+            if progress:
+                progress(min(start + _SENTENCE_FILES, len(missing)), len(missing), report.embedded_chunks)
+
+    def _read(self, path: Path, digest: str) -> SourceText | None:
+        """The text of `path` if it still has content hash `digest`."""
+        try:
+            return self.reader.read(path) if file_digest(path) == digest else None
+        except Exception:  # noqa: BLE001  changed, gone or unreadable since: the next run indexes it again
+            return None
+
+    def _chunk(self, item: FoundFile, digest: str, report: IndexReport) -> tuple[SourceText, list[TextNode]] | None:
         try:
             source = self.reader.read(item.path)
         except (SourceError, OSError) as exc:
@@ -206,7 +237,7 @@ class Indexer:
         if not nodes:
             report.skipped.append((str(item.path), "no text to index"))
             return None
-        return nodes
+        return source, nodes
 
     def _embed_and_store(self, nodes: list[TextNode], reuse: bool) -> tuple[int, int]:
         """Embed and write `nodes`; (embedded, reused) counts. A chunk whose exact text is already
@@ -234,6 +265,7 @@ class Indexer:
         self.store.commit(new)
         self.store.prune_bm25(new)
         self.store.prune_texts(new)
+        self.store.sentences.prune({e.sha256 for e in new.files.values()})
 
     def _collect_garbage(self, manifest: Manifest) -> None:
         """Delete chunks no committed file names (old versions, leftovers of a killed run)."""

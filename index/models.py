@@ -91,6 +91,7 @@ class IndexReport:
     warnings: list[str] = field(default_factory=list)
     embedded_chunks: int = 0
     reused_chunks: int = 0  # took the stored vector of an identical chunk (renamed or copied file)
+    embedded_sentences: int = 0  # sentences no indexed file held before (their vectors speed up answers)
     total_files: int = 0
     total_chunks: int = 0
     seconds: float = 0.0
@@ -101,7 +102,8 @@ class IndexReport:
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
             f"index holds {self.total_files} files / {self.total_chunks} chunks "
-            f"({self.embedded_chunks} embedded in {self.seconds:.1f}s)"
+            f"({self.embedded_chunks} {'chunks and ' + str(self.embedded_sentences) + ' sentences ' if self.embedded_sentences else ''}"
+            f"embedded in {self.seconds:.1f}s)"
         )
 
     def to_dict(self) -> dict:

@@ -1,4 +1,4 @@
-"""Chroma (embedded or server) plus the manifest and the BM25 index.
+"""Chroma (embedded or server) plus the manifest, the BM25 index and the sentence vectors.
 
 The manifest is the commit record: it names, for every indexed file, the
 content hash and the chunk ids of the version that answers questions, and the
@@ -21,11 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from citebot.config import Settings
 from citebot.errors import DamagedIndexError, StoreError
 from citebot.sources import SourceText
+
+if TYPE_CHECKING:
+    from citebot.sentences import SentenceVectors
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ class ChunkStore:
         self._client: Any = None
         self._collection: Any = None
         self._vector_store: Any = None
+        self._sentences: SentenceVectors | None = None
 
     # -- Chroma -----------------------------------------------------------------
     @property
@@ -177,6 +181,16 @@ class ChunkStore:
         for start in range(0, len(ids), _PAGE):
             found.extend(self.vector_store.get_nodes(node_ids=ids[start : start + _PAGE]))
         return found
+
+    # -- sentence vectors ---------------------------------------------------------
+    @property
+    def sentences(self) -> SentenceVectors:
+        """The vectors of the indexed files' sentences (written by the indexer, read by answers)."""
+        if self._sentences is None:
+            from citebot.sentences import SentenceVectors
+
+            self._sentences = SentenceVectors(self.data_dir / "sentence-vectors.sqlite3")
+        return self._sentences
 
     # -- manifest -------------------------------------------------------------
     @property

@@ -8,6 +8,8 @@ from pathlib import Path
 from llama_index.core.schema import Document
 
 from citebot.chunking import LineChunker, sentence_spans
+from citebot.embedding import OnnxSentenceEmbedding
+from citebot.sentences import file_sentences
 from citebot.sources import read_source
 from tests.conftest import SEEDS, assert_at_lines, make_engine
 
@@ -230,3 +232,39 @@ def test_concurrent_additions_queue_up_and_all_are_indexed(tmp_path):
         added = list(pool.map(lambda item: engine.add_source(*item), notes.items()))
     assert sorted(a.name for a in added) == sorted(notes)
     assert sorted(s.source for s in engine.sources()) == sorted(notes)
+
+
+def test_answers_look_up_the_sentence_vectors_indexing_stored(tmp_path, corpus, monkeypatch):
+    """Every candidate sentence is embedded once, at indexing; answering embeds only the question;
+    a removed file's sentences go; a missing or damaged store is computed again, and answers go on
+    while it is damaged."""
+    engine = make_engine(tmp_path / "data", corpus)
+    report = engine.reindex()
+    sentences = {path.name: file_sentences(read_source(path)) for path in corpus.iterdir()}
+    everything = {text for texts in sentences.values() for text in texts}
+    assert report.embedded_sentences == len(everything) > 20
+    assert engine.store.sentences.lookup(sorted(everything)).keys() == everything
+
+    embedded: list[str] = []
+    embed = OnnxSentenceEmbedding.embed
+    monkeypatch.setattr(OnnxSentenceEmbedding, "embed", lambda self, texts: embedded.extend(texts) or embed(self, texts))
+    answer = engine.ask("Who met Zelenskyy in Kyiv?")
+    assert answer.answerable and not everything & set(embedded)
+
+    removed = "001_8be9586db7580ad7.txt"
+    only_there = set(sentences[removed]) - {t for name, texts in sentences.items() if name != removed for t in texts}
+    (corpus / removed).unlink()
+    assert engine.reindex().embedded_sentences == 0
+    assert only_there and not engine.store.sentences.lookup(sorted(only_there))
+
+    kept = set(next(texts for name, texts in sentences.items() if name != removed))
+    store = tmp_path / "data" / "sentence-vectors.sqlite3"
+    for leftover in store.parent.glob("sentence-vectors.sqlite3-*"):  # the write-ahead log
+        leftover.unlink()
+    store.write_bytes(b"not a database" * 100)
+    damaged = make_engine(tmp_path / "data", corpus)
+    embedded.clear()
+    assert damaged.ask("What is indium used for?").answerable and kept & set(embedded)  # embedded instead
+    assert damaged.reindex().embedded_sentences == len(kept)
+    store.unlink()
+    assert make_engine(tmp_path / "data", corpus).reindex().embedded_sentences == len(kept)

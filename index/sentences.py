@@ -1,0 +1,159 @@
+"""Sentence vectors computed when a file is indexed: answering looks them up instead of running
+the model on a question's candidate sentences."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from citebot.chunking import sentence_spans
+from citebot.database import open_database
+from citebot.models import one_line
+from citebot.sources import SourceText
+from citebot.words import tokenize
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # One row a distinct sentence text: copies and versions of a file share their sentences' rows.
+    "CREATE TABLE IF NOT EXISTS vectors (sha BLOB PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID",
+    # Which file versions (content hashes) hold which sentences: what lets a removed file's go.
+    "CREATE TABLE IF NOT EXISTS uses (file_sha TEXT NOT NULL, sha BLOB NOT NULL, PRIMARY KEY (file_sha, sha)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS uses_by_sha ON uses (sha)",
+    # File versions done, also those without a sentence.
+    "CREATE TABLE IF NOT EXISTS files (file_sha TEXT PRIMARY KEY) WITHOUT ROWID",
+)
+_LOOKUP_PAGE = 500  # SQLite host parameters per query
+
+
+def is_candidate(sentence: str) -> bool:
+    """A piece of text worth quoting as an answer: three words or more."""
+    return len(tokenize(sentence)) >= 3
+
+
+def file_sentences(source: SourceText) -> list[str]:
+    """Every candidate sentence of a file (as split_sentences cuts them around a passage), page by
+    page, on one line."""
+    starts = source.page_starts or [0]
+    sentences = (source.text[a:b] for page_start, page_end in zip(starts, [*starts[1:], len(source.text)], strict=True)
+                 for a, b in sentence_spans(source.text, max(source.body_start, page_start), page_end))
+    return list(dict.fromkeys(one_line(s) for s in sentences if is_candidate(s)))
+
+
+def _sha(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+class SentenceVectors:
+    """The embedding of every candidate sentence of the indexed files, by the hash of its text, in
+    a SQLite file of the data folder that every worker process reads.
+
+    Embedding a question's dozen candidate sentences was 70% of an answer's CPU (bench/load.py on
+    the 20k-chunk news index: ~165 ms of CPU an answer); looked up, an answer costs about a third
+    of that. Stored as float16: cosines to the float32 vectors agree to ~1e-4, half the disk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # one connection, answers on several threads
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = open_database(self.path, *_SCHEMA)
+        return self._db
+
+    def reset(self, embedder_id: str, clear: bool = False) -> None:
+        """Start empty when told to (`clear`), when the vectors on disk come from another
+        embedder (or none are there), or when the file is damaged: it holds nothing that
+        indexing cannot compute again."""
+        with self._lock:
+            try:
+                row = self.db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+            except sqlite3.DatabaseError as exc:
+                log.warning("sentence vectors in %s unreadable (%s); computing them again", self.path, exc)
+                if self._db is not None:
+                    self._db.close()
+                self._db = None
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                row = None
+            if row and row[0] == embedder_id and not clear:
+                return
+            with self._transaction():
+                for table in ("vectors", "uses", "files"):
+                    self.db.execute(f"DELETE FROM {table}")
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (embedder_id,))
+
+    def files(self) -> set[str]:
+        """Content hashes of the file versions whose sentences are stored."""
+        with self._lock:
+            return {row[0] for row in self.db.execute("SELECT file_sha FROM files")}
+
+    def add(self, files: Iterable[tuple[str, list[str]]], embed: Callable[[list[str]], np.ndarray]) -> int:
+        """Store the sentences of each (file content hash, sentences), embedding only texts no
+        stored file holds; the number embedded."""
+        todo = [(file_sha, sentences) for file_sha, sentences in files]
+        shas = {text: _sha(text) for _, sentences in todo for text in sentences}
+        with self._lock:
+            known = set(self._select("sha", list(shas.values())))
+        fresh = [text for text, sha in shas.items() if sha not in known]
+        vectors = embed(fresh) if fresh else np.zeros((0, 0), dtype=np.float32)
+        with self._lock, self._transaction():
+            self.db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)",
+                                ((shas[t], v.astype(np.float16).tobytes()) for t, v in zip(fresh, vectors, strict=True)))
+            for file_sha, sentences in todo:
+                self.db.executemany("INSERT OR IGNORE INTO uses VALUES (?, ?)", ((file_sha, shas[t]) for t in sentences))
+                self.db.execute("INSERT OR IGNORE INTO files VALUES (?)", (file_sha,))
+        return len(fresh)
+
+    def lookup(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of those of `texts` (on one line) that some indexed file holds. An
+        unreadable store finds none: answering then embeds the sentences itself."""
+        shas = {_sha(text): text for text in texts}
+        try:
+            with self._lock:
+                found = dict(self._select("sha, vector", list(shas)))
+        except sqlite3.Error as exc:
+            log.warning("sentence vectors in %s unreadable (%s); embedding instead", self.path, exc)
+            return {}
+        return {shas[sha]: np.frombuffer(blob, dtype=np.float16).astype(np.float32) for sha, blob in found.items()}
+
+    def prune(self, live: set[str]) -> None:
+        """Forget the sentences of file versions no longer indexed (`live`: content hashes)."""
+        with self._lock:
+            dead = [(sha,) for (sha,) in self.db.execute("SELECT file_sha FROM files") if sha not in live]
+            if not dead:
+                return
+            with self._transaction():
+                self.db.executemany("DELETE FROM files WHERE file_sha = ?", dead)
+                self.db.executemany("DELETE FROM uses WHERE file_sha = ?", dead)
+                self.db.execute("DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM uses WHERE uses.sha = vectors.sha)")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _select(self, columns: str, shas: list[bytes]) -> list:
+        """Rows of `columns` of the stored vectors with these hashes."""
+        rows: list = []
+        for start in range(0, len(shas), _LOOKUP_PAGE):
+            page = shas[start : start + _LOOKUP_PAGE]
+            query = f"SELECT {columns} FROM vectors WHERE sha IN ({','.join('?' * len(page))})"
+            rows.extend(self.db.execute(query, page).fetchall())
+        return rows
