@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from citebot.retrieve import HybridRetriever
 
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the embedder reads 256 tokens anyway
+_UNKNOWN = object()  # not looked up yet (None: looked up, the file has no kept text)
 
 
 
@@ -57,6 +58,7 @@ class Engine:
         self._source_cache = SourceCache()
         # Texts kept at indexing, by file content hash; None: that file has none (plain text).
         self._kept_texts: dict[str, SourceText | None] = {}
+        self._kept_lock = threading.Lock()
         self._questions: QuestionLog | None = None
 
     @property
@@ -198,7 +200,8 @@ class Engine:
                 from citebot.retrieve import HybridRetriever
 
                 self._manifest = self.store.load_manifest()
-                self._kept_texts.clear()  # a re-index may have kept texts for files that had none
+                with self._kept_lock:
+                    self._kept_texts.clear()  # a re-index may have kept texts for files that had none
                 if self._retriever is not None and self._manifest.writer != self.store.instance_id:
                     log.info("another process re-indexed %s; reopening the store", self.settings.data_dir)
                     self.store.reopen()
@@ -242,12 +245,15 @@ class Engine:
         except OSError:
             return None
         if (stat.st_size, stat.st_mtime) == (entry.size, entry.mtime):
-            if entry.sha256 not in self._kept_texts:  # looked up once: every sentence of a file asks
-                if len(self._kept_texts) >= 256:
-                    self._kept_texts.pop(next(iter(self._kept_texts)))
-                self._kept_texts[entry.sha256] = self.store.load_text(entry.sha256)
-            kept = self._kept_texts[entry.sha256]
-            if kept is not None:
+            with self._kept_lock:
+                kept = self._kept_texts.get(entry.sha256, _UNKNOWN)
+            if kept is _UNKNOWN:  # looked up once: every sentence of a file asks
+                kept = self.store.load_text(entry.sha256)
+                with self._kept_lock:  # (answers run on several threads)
+                    if len(self._kept_texts) >= 256 and entry.sha256 not in self._kept_texts:
+                        self._kept_texts.pop(next(iter(self._kept_texts)))
+                    self._kept_texts[entry.sha256] = kept
+            if isinstance(kept, SourceText):
                 return kept
         return self._source_cache.get(path)
 

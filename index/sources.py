@@ -13,6 +13,7 @@ import bisect
 import hashlib
 import io
 import re
+import threading
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -368,17 +369,22 @@ class SourceCache:
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._texts: dict[Path, tuple[int, SourceText]] = {}
+        # Answers run on several threads: two evicting the same oldest entry at once raised
+        # KeyError, and that question went unanswered (bench/load.py, two webhook workers).
+        self._lock = threading.Lock()
 
     def get(self, path: Path) -> SourceText | None:
         try:
             stamp = path.stat().st_mtime_ns
-            cached = self._texts.get(path)
+            with self._lock:
+                cached = self._texts.get(path)
             if cached and cached[0] == stamp:
                 return cached[1]
             source = read_source(path)
         except Exception:  # noqa: BLE001  unreadable now: its quotes cannot be checked, as for a missing file
             return None
-        if len(self._texts) >= self._size:
-            self._texts.pop(next(iter(self._texts)))
-        self._texts[path] = (stamp, source)
+        with self._lock:
+            if len(self._texts) >= self._size and path not in self._texts:
+                self._texts.pop(next(iter(self._texts)))
+            self._texts[path] = (stamp, source)
         return source

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import zipfile
 
-from citebot.sources import read_source
+from citebot.sources import SourceCache, read_source
 from tests.conftest import assert_verbatim, make_engine
 from tests.documents import make_docx, make_pdf
 
@@ -129,3 +131,33 @@ def test_a_file_over_its_time_or_memory_budget_is_skipped_and_named(tmp_path):
     assert [(os.path.basename(p), r) for p, r in hungry.skipped] == [
         ("page.html", "needed more than 16 MB to read (memory budget)")]
     assert sorted(hungry.added) == ["plain.md", "table.docx"]
+
+
+def test_the_source_cache_is_shared_safely_by_answer_threads(tmp_path):
+    """Eight threads reading through a small cache: each gets its file's text, none fails (two
+    threads evicting the same entry raised KeyError and lost a question under load)."""
+    paths = []
+    for i in range(40):
+        paths.append(tmp_path / f"f{i}.txt")
+        paths[-1].write_text(f"file {i}\n")
+    cache, failures = SourceCache(size=4), []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+
+    def read(k: int) -> None:
+        try:
+            for n in range(3000):
+                i = (n * 7 + k) % len(paths)
+                assert cache.get(paths[i]).text == f"file {i}\n"
+        except Exception as exc:  # noqa: BLE001  collected for the assertion below
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=read, args=(k,)) for k in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not failures

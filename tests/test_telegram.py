@@ -17,7 +17,7 @@ import pytest
 
 from citebot import Engine, Settings
 from citebot.bot.telegram.access import REFUSAL, AccessGuard
-from citebot.bot.telegram.app import UNAVAILABLE, TelegramBot
+from citebot.bot.telegram.app import FAILED, UNAVAILABLE, TelegramBot
 from citebot.bot.telegram.delivery import DRAFT_MARK
 from citebot.bot.telegram.format import LIMIT, answer_blocks, cut_text, split_messages, utf16_len
 from citebot.bot.telegram.settings import TelegramSettings
@@ -638,3 +638,25 @@ def test_an_unreachable_chat_state_store_gets_a_polite_reply(engine):
         await api.wait_for(replies(api, 630, 2))
 
     assert run_with_bot(engine, scenario, settings).texts(630) == [UNAVAILABLE, UNAVAILABLE]
+
+
+def test_an_unexpected_failure_is_reported_and_the_next_question_answered(engine, monkeypatch):
+    """A bug in answering one question (here: the engine raising KeyError) gets a one-line reply
+    instead of silence, and the chat goes on."""
+    real_ask = Engine.ask
+
+    def ask(self, question, *args, **kwargs):
+        if "tungsten" in question:
+            raise KeyError("a bug")
+        return real_ask(self, question, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "ask", ask)
+
+    async def scenario(api):
+        await api.message(640, USER, "What is tungsten used for?")
+        await api.wait_for(replies(api, 640, 1))
+        await api.message(640, USER, "What is indium used for?")
+        await api.wait_for(replies(api, 640, 2))
+
+    texts = run_with_bot(engine, scenario).texts(640)
+    assert texts[0] == FAILED and "touch screens" in texts[1]

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -53,6 +54,7 @@ HELP = (
     "HTML or any text file) to add it, and use /reindex."
 )
 UNAVAILABLE = "The document index is temporarily unavailable. Please try again in a minute."
+FAILED = "Something went wrong while answering that. Please ask again."
 
 
 class TelegramBot:
@@ -261,8 +263,13 @@ class TelegramBot:
             await send_blocks(update, [Block(f"Added {added.name}{renamed}. {added.report.summary}")])
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log a handler's unexpected failure (a bug)."""
+        """Log a handler's unexpected failure (a bug) and tell the chat, which would otherwise wait for ever."""
         log.error("unhandled error in a handler: %r", context.error, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat and self.access.is_allowed(update):
+            try:
+                await send_blocks(update, [Block(FAILED)])
+            except TelegramError as exc:
+                log.warning("could not report the failure to the chat (%s)", type(exc).__name__)
 
     async def run_indexing(self, update: Update, fn: Callable[..., T], *args: Any) -> T | None:
         """Run an indexing call in turn with the others (uploads, /reindex), off the event loop."""
