@@ -81,6 +81,10 @@ class OnnxSentenceEmbedding(BaseEmbedding):
         # (all rewrites, its own thread count) with batches of 32 gave 36. Same vectors.
         options.intra_op_num_threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        # Threads that wait for work sleep instead of spinning: a question's embedding then costs
+        # 7 ms of CPU instead of 10.5 (same wall time), CPU the bot's other answers can use;
+        # chunk throughput at indexing is the same (40-44 chunks/s either way, one run).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(model), sess_options=options, providers=["CPUExecutionProvider"]
         )
