@@ -105,7 +105,7 @@ class SentenceVectors:
         todo = [(file_sha, sentences) for file_sha, sentences in files]
         shas = {text: _sha(text) for _, sentences in todo for text in sentences}
         with self._lock:
-            known = set(self._select("sha", list(shas.values())))
+            known = {sha for (sha,) in self._select("sha", list(shas.values()))}
         fresh = [text for text, sha in shas.items() if sha not in known]
         vectors = embed(fresh) if fresh else np.zeros((0, 0), dtype=np.float32)
         with self._lock, self._transaction():

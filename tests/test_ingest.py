@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from llama_index.core.schema import Document
@@ -250,6 +251,10 @@ def test_answers_look_up_the_sentence_vectors_indexing_stored(tmp_path, corpus, 
     monkeypatch.setattr(OnnxSentenceEmbedding, "embed", lambda self, texts: embedded.extend(texts) or embed(self, texts))
     answer = engine.ask("Who met Zelenskyy in Kyiv?")
     assert answer.answerable and not everything & set(embedded)
+
+    shutil.copy(corpus / "000_9a5dfcf5d4d692d9.txt", corpus / "copy.txt")  # a copy brings no new sentence
+    assert engine.reindex().embedded_sentences == 0
+    (corpus / "copy.txt").unlink()
 
     removed = "001_8be9586db7580ad7.txt"
     only_there = set(sentences[removed]) - {t for name, texts in sentences.items() if name != removed for t in texts}
