@@ -30,7 +30,11 @@ _BOUNDARY = re.compile(
     r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"  # end of sentence, next one starts
     r"|\n(?=[ \t]*(?:#|[-*•+] |\d+[.)] |\|))"  # a Markdown heading, list item or table row
     r"|\n[ \t]*[-=*_~+#]{3,}[ \t]*(?=\n|$)"  # a rule line ("====" under a title) belongs to no sentence
+    r"|(?P<blank>(?<=\S))(?=\n[ \t]*\n[ \t]*[A-Z*])"  # before a blank line: a boundary only after a set-off value (below)
 )
+# An indented line holding one token (an address, a URL, a command) under "Please send by email
+# to:" ends what the line above began; the paragraph after it is another sentence.
+_SET_OFF_VALUE = re.compile(r"\n[ \t]+\S+$")
 _INITIALS = re.compile(r"(?:[a-z]\.)*[a-z]")  # "J.D. Vance", "A. Smith"
 _WORD_BEFORE = re.compile(r"([\w.]+)[.!?…][\"'”’)\]]*$")
 
@@ -92,6 +96,8 @@ def _prose_spans(text: str, start: int, end: int | None) -> Iterator[tuple[int, 
         if match.group().startswith(("!", "?", "\n")):
             word = ""
         if word in _ABBREVIATIONS or _INITIALS.fullmatch(word):
+            continue
+        if match.group("blank") is not None and not _SET_OFF_VALUE.search(text, cursor, match.start()):
             continue
         # A sentence ends after its punctuation; a line break (and a rule line) belongs to neither side.
         yield from _trimmed(text, cursor, match.start() if match.group().startswith("\n") else match.end())

@@ -32,6 +32,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS files (file_sha TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 _LOOKUP_PAGE = 500  # SQLite host parameters per query
+# Bumped whenever chunking.sentence_spans cuts differently: sentences stored under the old cuts
+# would no longer be found, so they are computed again.
+SPLITTING = 2
 
 
 def is_candidate(sentence: str) -> bool:
@@ -74,7 +77,7 @@ class SentenceVectors:
 
     def reset(self, embedder_id: str, clear: bool = False) -> None:
         """Start empty when told to (`clear`), when the vectors on disk come from another
-        embedder (or none are there), or when the file is damaged: it holds nothing that
+        embedder or sentence splitting (or none are there), or when the file is damaged: it holds nothing that
         indexing cannot compute again."""
         with self._lock:
             try:
@@ -87,12 +90,13 @@ class SentenceVectors:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{self.path}{suffix}").unlink(missing_ok=True)
                 row = None
-            if row and row[0] == embedder_id and not clear:
+            made_by = f"{embedder_id} splitting {SPLITTING}"
+            if row and row[0] == made_by and not clear:
                 return
             with self._transaction():
                 for table in ("vectors", "uses", "files"):
                     self.db.execute(f"DELETE FROM {table}")
-                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (embedder_id,))
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (made_by,))
 
     def files(self) -> set[str]:
         """Content hashes of the file versions whose sentences are stored."""

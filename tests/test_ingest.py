@@ -59,6 +59,15 @@ def test_sentence_spans_keep_abbreviations_together():
     ]
 
 
+def test_a_set_off_address_ends_its_sentence_and_wrapped_lines_do_not():
+    text = ("Bug reports are welcome. Please send by email to:\n\n\tlist@example.org\n\nOr open an issue.\n"
+            "The release was made\n\nBy Paul Eggert in 2001.")
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "Bug reports are welcome.", "Please send by email to:\n\n\tlist@example.org", "Or open an issue.",
+        "The release was made\n\nBy Paul Eggert in 2001.",
+    ]
+
+
 def test_incremental_reindex(tmp_path, corpus):
     engine = make_engine(tmp_path / "data", corpus)
     first = engine.reindex()
