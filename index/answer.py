@@ -289,7 +289,7 @@ class ExtractiveAnswerer:
         unrelated = (not best.extreme and best.overlap < self.weights.min_overlap
                      and best.similarity < self.weights.min_similarity)
         if unrelated or best.covers < self.weights.min_covers or (
-                versions and document and self.subjects.share_mentioned(versions, document.text, best.source) < 1):
+                versions and document and self.subjects.share_mentioned(versions, titled(document), best.source) < 1):
             return refusal
         chosen = self._select(sentences, max_sentences or self.max_sentences)
         if must_show(asked_type(question)) and not any(s.offers for s in chosen):
@@ -355,7 +355,7 @@ class ExtractiveAnswerer:
             sentence.typed = typed = w.offers * count if sentence.offers else -w.lacks if is_typed(asked) else 0.0
             if sentence.source not in covers:  # once per document, not per sentence
                 document = self.sources(sentence.source)
-                covers[sentence.source] = (self.subjects.share_mentioned(specific, document.text, sentence.source)
+                covers[sentence.source] = (self.subjects.share_mentioned(specific, titled(document), sentence.source)
                                            if document else 0.0)
             sentence.covers = covers[sentence.source]
             named = self.subjects.share_mentioned(subject, sentence.text) if subject and in_part else 0.0
@@ -455,6 +455,13 @@ class ExtractiveAnswerer:
                 chosen.append(sentence)
         order = {c.source: i for i, c in reversed(list(enumerate(chosen)))}
         return [best, *sorted(chosen[1:], key=lambda c: (order[c.source], c.start_line))]
+
+
+def titled(document: SourceText) -> str:
+    """A document's text with its title (front matter, a PDF's title or running header): what a
+    document mentions includes the name it goes by."""
+    title = document.metadata.get("title")
+    return f"{title}\n{document.text}" if title else document.text
 
 
 def split_sentences(hits: list[NodeWithScore], sources: SourceLookup) -> list[Sentence]:

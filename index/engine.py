@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import unicodedata
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from citebot.gaps import Gap, QuestionLog
 from citebot.intake import copy_samples, safe_filename, save_new_file
 from citebot.llm import LLMAnswerer, TokenSink
 from citebot.models import AddedSource, Answer, Citation, IndexReport, SourceInfo, Turn
-from citebot.sources import SourceCache, SourceText
+from citebot.sources import SourceCache, SourceText, file_digest
 from citebot.store import ChunkStore, FileEntry, Manifest
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Engine:
         # Texts kept at indexing, by file content hash; None: that file has none (plain text).
         self._kept_texts: dict[str, SourceText | None] = {}
         self._kept_lock = threading.Lock()
+        self._verified: dict[tuple[str, int, int], bool] = {}  # (path, size, mtime): still the indexed content
         self._questions: QuestionLog | None = None
 
     @property
@@ -238,13 +240,13 @@ class Engine:
 
     def _text_of(self, entry: FileEntry) -> SourceText | None:
         """The file's text as indexed: for an extracted format (PDF, DOCX, HTML) the text kept at
-        indexing, while the file on disk is unchanged (same size and time); else read from disk."""
+        indexing, while the file on disk holds what was indexed; else read from disk."""
         path = Path(entry.path)
         try:
             stat = path.stat()
         except OSError:
             return None
-        if (stat.st_size, stat.st_mtime) == (entry.size, entry.mtime):
+        if (stat.st_size, stat.st_mtime) == (entry.size, entry.mtime) or self._same_content(path, stat, entry.sha256):
             with self._kept_lock:
                 kept = self._kept_texts.get(entry.sha256, _UNKNOWN)
             if kept is _UNKNOWN:  # looked up once: every sentence of a file asks
@@ -256,6 +258,24 @@ class Engine:
             if isinstance(kept, SourceText):
                 return kept
         return self._source_cache.get(path)
+
+    def _same_content(self, path: Path, stat: os.stat_result, sha256: str) -> bool:
+        """True when the file, touched since indexing (copied back, checked out again), still has
+        content hash `sha256`; hashed once per size and time. Read again instead, a PDF whose reader
+        changed since gave other text than the one indexed, and no hit of it could be quoted."""
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        with self._kept_lock:
+            known = self._verified.get(key)
+        if known is None:
+            try:
+                known = file_digest(path) == sha256
+            except OSError:
+                return False
+            with self._kept_lock:
+                if len(self._verified) >= 4096:
+                    self._verified.clear()
+                self._verified[key] = known
+        return known
 
     def _manifest_stamp(self) -> tuple[int, int] | None:
         try:

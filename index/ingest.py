@@ -119,8 +119,12 @@ class Indexer:
                 kept = files.get(item.key)
                 if kept and kept.sha256 == digest:
                     report.unchanged.append(item.key)
-                    if kept.path != str(item.path):  # the same content moved with its folder
-                        files[item.key], moved = replace(kept, path=str(item.path)), True
+                    stat = item.path.stat()
+                    if (kept.path, kept.size, kept.mtime) != (str(item.path), stat.st_size, stat.st_mtime):
+                        # The same content moved with its folder, or touched: answers then know
+                        # the kept text is still this file's without hashing it again.
+                        files[item.key] = replace(kept, path=str(item.path), size=stat.st_size, mtime=stat.st_mtime)
+                        moved = True
                 else:
                     todo.append((item, digest))
             pending: list[TextNode] = []

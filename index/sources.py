@@ -16,6 +16,7 @@ import re
 import threading
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -197,7 +198,7 @@ def _read_pdf(path: Path | io.BytesIO) -> SourceText:
     from pypdf.errors import PyPdfError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # malformed files are reported by us
-    pages: list[str] = []
+    pages: list[list[str]] = []
     try:
         reader = PdfReader(path)
         if reader.is_encrypted:
@@ -206,10 +207,39 @@ def _read_pdf(path: Path | io.BytesIO) -> SourceText:
             raise SourceError(f"the PDF has {len(reader.pages):,} pages, over the {MAX_PDF_PAGES:,}-page limit")
         for page in reader.pages:
             lines = (_tidy(line) for line in (page.extract_text() or "").splitlines())
-            pages.append("\n".join(line for line in lines if line))
+            pages.append([line for line in lines if line])
         title = reader.metadata.title if reader.metadata else None
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise SourceError(f"unreadable PDF ({type(exc).__name__}: {exc})") from None
+    texts, header = _without_running_lines(pages)
+    return _paged_source(texts, title or header)  # the header names the document, as a title does
+
+
+def _running(line: str) -> str:
+    return re.sub(r"\d+", "#", line)
+
+
+def _without_running_lines(pages: list[list[str]]) -> tuple[list[str], str | None]:
+    """Each page's text without the running header and footer (a first or last line that, numbers
+    aside, most pages share: "Shared MIME-info Database" above, "4" below), and the header: glued
+    onto the page's first and last sentences they made quotes that are no sentence of the text, and
+    candidates ("Shared MIME-info Database 2.2.") of nothing asked."""
+    if len(pages) < 3:
+        return ["\n".join(lines) for lines in pages], None
+    firsts = Counter(_running(lines[0]) for lines in pages if lines)
+    lasts = Counter(_running(lines[-1]) for lines in pages if lines)
+    texts, header = [], None
+    for lines in pages:
+        start, end = 0, len(lines)
+        if end and firsts[_running(lines[0])] * 2 > len(pages):
+            start, header = 1, header or lines[0]
+        if end > start and lasts[_running(lines[-1])] * 2 > len(pages):
+            end -= 1
+        texts.append("\n".join(lines[start:end]))
+    return texts, header
+
+
+def _paged_source(pages: list[str], title: str | None) -> SourceText:
     starts, offset = [], 0
     for text in pages:
         starts.append(offset)

@@ -53,6 +53,38 @@ def test_pdf_chunks_never_span_pages(tmp_path):
         (1, 1, 2), (2, 1, 2), (3, 1, 1)]
 
 
+def test_a_pdf_s_running_header_and_page_numbers_are_left_out(tmp_path, corpus):
+    """A header line and a page number that every page repeats are not text: no quote starts with
+    "Frobnicate Manual" or ends with the page number."""
+    bodies = [["The default weight value is 50, and the maximum is 100."],
+              ["Each rule has a priority between 0 and 100."], ["Rules are read in file order."]]
+    pages = [["Frobnicate Manual", *body, str(number)] for number, body in enumerate(bodies, 1)]
+    make_pdf(corpus / "manual.pdf", pages)
+    assert read_source(corpus / "manual.pdf").text.split("\n") == [line for body in bodies for line in body]
+    engine = make_engine(tmp_path / "data", corpus)
+    engine.reindex()
+    answer = engine.ask("What is the default weight value in the Frobnicate manual?")
+    assert answer.citations[0].quote == bodies[0][0] and answer.citations[0].page == 1
+    assert_verbatim(answer.citations[0], corpus)
+    two_pages = make_pdf(tmp_path / "short.pdf", pages[:2])  # too few pages to tell a header
+    assert read_source(two_pages).text.startswith("Frobnicate Manual")
+
+
+def test_a_touched_pdf_is_still_quoted_from_its_kept_text(tmp_path, corpus, monkeypatch):
+    """A PDF whose time changed but not its content (copied back, checked out again) is answered
+    from the text kept at indexing, not parsed again (a newer reader may cut it otherwise); the
+    next index run records its new time."""
+    pdf = make_pdf(corpus / "manual.pdf", [["The default weight value is 50, and the maximum is 100."]])
+    engine = make_engine(tmp_path / "data", corpus)
+    engine.reindex()
+    os.utime(pdf, (1_700_000_000, 1_700_000_000))
+    monkeypatch.setattr(SourceCache, "get", lambda self, path: None)  # parsing it now gives nothing
+    answer = engine.ask("What is the default weight value?")
+    assert answer.answerable and answer.citations[0].source == "manual.pdf"
+    engine.reindex()
+    assert engine.store.load_manifest().files["manual.pdf"].mtime == 1_700_000_000
+
+
 def test_bad_files_each_get_one_clear_reason(tmp_path, corpus):
     (corpus / "corrupt.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf")
     with zipfile.ZipFile(corpus / "bomb.docx", "w", zipfile.ZIP_DEFLATED) as archive:
