@@ -68,6 +68,7 @@ class SentenceVectors:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # one connection, answers on several threads
+        self._warned = False
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -128,7 +129,10 @@ class SentenceVectors:
             with self._lock:
                 found = dict(self._select("sha, vector", list(shas)))
         except sqlite3.Error as exc:
-            log.warning("sentence vectors in %s unreadable (%s); embedding instead", self.path, exc)
+            # Said once: a read-only or damaged store would otherwise log on every answer.
+            (log.debug if self._warned else log.warning)("sentence vectors in %s unreadable (%s); embedding instead",
+                                                         self.path, exc)
+            self._warned = True
             return {}
         return {shas[sha]: np.frombuffer(blob, dtype=np.float16).astype(np.float32) for sha, blob in found.items()}
 
