@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -107,6 +108,14 @@ def check(store: ChunkStore, sources: Path) -> list[Finding]:
     if manifest.files and not store.bm25_readable(manifest):
         findings.append(Finding(f"the keyword index {store.bm25_dir(manifest)} is missing or unreadable",
                                 "rebuild it from the chunks in Chroma"))
+    try:
+        stored = store.sentences.files()
+    except sqlite3.Error:  # damaged: indexing computes it again
+        stored = set()
+    lacking = sum(entry.sha256 not in stored for entry in manifest.files.values())
+    if lacking:
+        findings.append(Finding(f"{lacking} indexed files have no stored sentence vectors (answers embed "
+                                "their sentences, several times slower)", "embed their sentences"))
     gone = [key for key, entry in manifest.files.items() if not Path(entry.path).is_file()]
     if gone:
         findings.append(Finding(f"{len(gone)} indexed files no longer exist (e.g. {gone[0]})", "drop them"))

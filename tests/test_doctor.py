@@ -64,6 +64,24 @@ def test_damage_is_one_clear_error_and_index_mends_it(damaged, kind):
     assert make_engine(data, docs).doctor().findings == []
 
 
+@pytest.mark.parametrize("damage", ["deleted", "garbled"])
+def test_missing_sentence_vectors_are_named_and_filled_in(damaged, damage):
+    """Answers work without them; the doctor names the files lacking them; indexing fills them in
+    without embedding a chunk."""
+    data, docs = damaged
+    for path in data.glob("sentence-vectors.sqlite3*"):
+        path.unlink()
+    if damage == "garbled":
+        (data / "sentence-vectors.sqlite3").write_bytes(os.urandom(4096))
+    engine = make_engine(data, docs)
+    assert "touch screens" in engine.ask(QUESTION).text
+    assert [f.problem for f in engine.doctor().findings] == [
+        "2 indexed files have no stored sentence vectors (answers embed their sentences, several times slower)"]
+    report = make_engine(data, docs).reindex()
+    assert report.embedded_sentences > 0 and not report.embedded_chunks
+    assert make_engine(data, docs).doctor().findings == []
+
+
 def test_a_lost_chroma_database_is_found_and_embedded_again(damaged):
     data, docs = damaged
     (data / "chroma" / "chroma.sqlite3").unlink()
