@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -34,9 +35,14 @@ if TYPE_CHECKING:
     from citebot.retrieve import HybridRetriever
 
 MAX_QUESTION_CHARS = 2000  # longer input is cut: the embedder reads 256 tokens anyway
-_UNKNOWN = object()  # not looked up yet (None: looked up, the file has no kept text)
 
 
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_digest(path: str, size: int, mtime_ns: int, sha256: str) -> bool:
+    """True when the file at `path` has content hash `sha256` (size and time: the version asked about)."""
+    return file_digest(Path(path)) == sha256
 
 
 def clean_question(text: str) -> str:
@@ -57,10 +63,9 @@ class Engine:
         self._loaded_stamp: tuple[int, int] | None = None
         self._manifest = Manifest()
         self._source_cache = SourceCache()
-        # Texts kept at indexing, by file content hash; None: that file has none (plain text).
-        self._kept_texts: dict[str, SourceText | None] = {}
-        self._kept_lock = threading.Lock()
-        self._verified: dict[tuple[str, int, int], bool] = {}  # (path, size, mtime): still the indexed content
+        # Texts kept at indexing, by file content hash (None: that file has none, plain text),
+        # looked up once: every sentence of a file asks. (lru_cache is safe across answer threads.)
+        self._kept_text = functools.lru_cache(maxsize=256)(self.store.load_text)
         self._questions: QuestionLog | None = None
 
     @property
@@ -202,8 +207,7 @@ class Engine:
                 from citebot.retrieve import HybridRetriever
 
                 self._manifest = self.store.load_manifest()
-                with self._kept_lock:
-                    self._kept_texts.clear()  # a re-index may have kept texts for files that had none
+                self._kept_text.cache_clear()  # a re-index may have kept texts for files that had none
                 if self._retriever is not None and self._manifest.writer != self.store.instance_id:
                     log.info("another process re-indexed %s; reopening the store", self.settings.data_dir)
                     self.store.reopen()
@@ -247,15 +251,8 @@ class Engine:
         except OSError:
             return None
         if (stat.st_size, stat.st_mtime) == (entry.size, entry.mtime) or self._same_content(path, stat, entry.sha256):
-            with self._kept_lock:
-                kept = self._kept_texts.get(entry.sha256, _UNKNOWN)
-            if kept is _UNKNOWN:  # looked up once: every sentence of a file asks
-                kept = self.store.load_text(entry.sha256)
-                with self._kept_lock:  # (answers run on several threads)
-                    if len(self._kept_texts) >= 256 and entry.sha256 not in self._kept_texts:
-                        self._kept_texts.pop(next(iter(self._kept_texts)))
-                    self._kept_texts[entry.sha256] = kept
-            if isinstance(kept, SourceText):
+            kept = self._kept_text(entry.sha256)
+            if kept is not None:
                 return kept
         return self._source_cache.get(path)
 
@@ -263,19 +260,10 @@ class Engine:
         """True when the file, touched since indexing (copied back, checked out again), still has
         content hash `sha256`; hashed once per size and time. Read again instead, a PDF whose reader
         changed since gave other text than the one indexed, and no hit of it could be quoted."""
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-        with self._kept_lock:
-            known = self._verified.get(key)
-        if known is None:
-            try:
-                known = file_digest(path) == sha256
-            except OSError:
-                return False
-            with self._kept_lock:
-                if len(self._verified) >= 4096:
-                    self._verified.clear()
-                self._verified[key] = known
-        return known
+        try:
+            return _has_digest(str(path), stat.st_size, stat.st_mtime_ns, sha256)
+        except OSError:
+            return False
 
     def _manifest_stamp(self) -> tuple[int, int] | None:
         try:

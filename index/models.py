@@ -98,12 +98,13 @@ class IndexReport:
 
     @property
     def summary(self) -> str:
+        embedded = (f"{self.embedded_chunks} chunks and {self.embedded_sentences} sentences" if self.embedded_sentences
+                    else str(self.embedded_chunks))
         return (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
             f"index holds {self.total_files} files / {self.total_chunks} chunks "
-            f"({self.embedded_chunks} {'chunks and ' + str(self.embedded_sentences) + ' sentences ' if self.embedded_sentences else ''}"
-            f"embedded in {self.seconds:.1f}s)"
+            f"({embedded} embedded in {self.seconds:.1f}s)"
         )
 
     def to_dict(self) -> dict:

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -104,11 +104,10 @@ class SentenceVectors:
         with self._lock:
             return {row[0] for row in self.db.execute("SELECT file_sha FROM files")}
 
-    def add(self, files: Iterable[tuple[str, list[str]]], embed: Callable[[list[str]], np.ndarray]) -> int:
+    def add(self, files: list[tuple[str, list[str]]], embed: Callable[[list[str]], np.ndarray]) -> int:
         """Store the sentences of each (file content hash, sentences), embedding only texts no
         stored file holds; the number embedded."""
-        todo = [(file_sha, sentences) for file_sha, sentences in files]
-        shas = {text: _sha(text) for _, sentences in todo for text in sentences}
+        shas = {text: _sha(text) for _, sentences in files for text in sentences}
         with self._lock:
             known = {sha for (sha,) in self._select("sha", list(shas.values()))}
         fresh = [text for text, sha in shas.items() if sha not in known]
@@ -116,7 +115,7 @@ class SentenceVectors:
         with self._lock, self._transaction():
             self.db.executemany("INSERT OR IGNORE INTO vectors VALUES (?, ?)",
                                 ((shas[t], v.astype(np.float16).tobytes()) for t, v in zip(fresh, vectors, strict=True)))
-            for file_sha, sentences in todo:
+            for file_sha, sentences in files:
                 self.db.executemany("INSERT OR IGNORE INTO uses VALUES (?, ?)", ((file_sha, shas[t]) for t in sentences))
                 self.db.execute("INSERT OR IGNORE INTO files VALUES (?)", (file_sha,))
         return len(fresh)
