@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from citebot.config import Settings
 from citebot.errors import DamagedIndexError, StoreError
 from citebot.sources import SourceText
@@ -144,15 +146,15 @@ class ChunkStore:
             except Exception as exc:  # chromadb wraps disk and server failures in many types
                 raise StoreError(f"writing to Chroma failed: {exc}") from exc
 
-    def vectors_by_text_sha(self, text_shas: list[str]) -> dict[str, list[float]]:
-        """Stored vectors of chunks with these text hashes (see LineChunker)."""
+    def vectors_by_text_sha(self, text_shas: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors (float32) of chunks with these text hashes (see LineChunker)."""
         wanted = sorted(set(text_shas))
-        found: dict[str, list[float]] = {}
+        found: dict[str, np.ndarray] = {}
         for start in range(0, len(wanted), _PAGE):
             page = self.collection.get(where={"text_sha": {"$in": wanted[start : start + _PAGE]}},
                                        include=["embeddings", "metadatas"])
             for metadata, vector in zip(page["metadatas"], page["embeddings"], strict=True):
-                found[metadata["text_sha"]] = [float(x) for x in vector]
+                found[metadata["text_sha"]] = np.asarray(vector, dtype=np.float32)
         return found
 
     def existing_ids(self, ids: list[str]) -> set[str]:

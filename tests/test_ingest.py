@@ -192,8 +192,25 @@ def test_renamed_and_copied_files_reuse_stored_vectors(tmp_path, corpus):
     assert report.total_chunks > first.total_chunks and engine.store.collection.count() == report.total_chunks
     answer = engine.ask("Which five minerals did Beijing put under export controls?")
     assert answer.citations[0].source == "renamed.txt"
-    rebuilt = engine.reindex(rebuild=True)  # a rebuild never reuses: it runs the model on everything
-    assert rebuilt.reused_chunks == 0 and rebuilt.embedded_chunks == rebuilt.total_chunks
+    # A rebuild takes no stored vector: it runs the model once on every distinct text.
+    rebuilt = engine.reindex(rebuild=True)
+    copied = len(engine.store.load_manifest().files["copy/seed.txt"].chunk_ids)
+    assert rebuilt.reused_chunks == copied and rebuilt.embedded_chunks == rebuilt.total_chunks - copied
+
+
+def test_copies_indexed_in_one_run_are_embedded_once(tmp_path, corpus):
+    """The second copy of a text in a run takes the first one's vector, from memory or from Chroma."""
+    text = (corpus / "001_8be9586db7580ad7.txt").read_text()
+    for folder in ("a", "b", "c"):
+        (corpus / folder).mkdir()
+        (corpus / folder / "seed.txt").write_text(text)
+    engine = make_engine(tmp_path / "data", corpus)
+    report = engine.reindex()
+    copy_chunks = len(engine.store.load_manifest().files["a/seed.txt"].chunk_ids)
+    assert report.reused_chunks == 3 * copy_chunks and report.embedded_chunks == report.total_chunks - 3 * copy_chunks
+    stored = engine.store.collection.get(ids=engine.store.load_manifest().files["c/seed.txt"].chunk_ids,
+                                         include=["embeddings"])["embeddings"]
+    assert all(float(v @ v) > 0.99 for v in stored)  # real unit vectors, not placeholders
 
 
 def test_a_long_first_run_commits_as_it_goes_and_an_interrupted_one_continues(tmp_path, monkeypatch):
