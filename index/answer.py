@@ -284,12 +284,12 @@ class ExtractiveAnswerer:
             return refusal
         best = sentences[0]
         document = self.sources(best.source)
-        versions = {v: 1.0 for v in self.subjects.versions(asked)}
+        required = {term: 1.0 for term in self.subjects.required(asked)}
         # (For "the oldest release", holding the oldest date among the candidates is the evidence.)
         unrelated = (not best.extreme and best.overlap < self.weights.min_overlap
                      and best.similarity < self.weights.min_similarity)
         if unrelated or best.covers < self.weights.min_covers or (
-                versions and document and self.subjects.share_mentioned(versions, titled(document), best.source) < 1):
+                required and document and self.subjects.share_mentioned(required, titled(document), best.source) < 1):
             return refusal
         chosen = self._select(sentences, max_sentences or self.max_sentences)
         if must_show(asked_type(question)) and not any(s.offers for s in chosen):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from enum import Enum
 
+from citebot.words import STOPWORDS
+
 
 class AnswerType(str, Enum):
     PERSON = "person"
@@ -149,35 +151,60 @@ def must_show(kind: AnswerType) -> bool:
 
 
 def candidates(text: str, kind: AnswerType) -> list[str]:
-    """Candidates of `kind` in `text`, in order (names: capitalised runs not opening the text)."""
+    """Candidates of `kind` in `text`, in order (names: capitalised runs, less the word opening the text)."""
+    return [candidate for candidate, _ in _spans(text, kind)]
+
+
+def _spans(text: str, kind: AnswerType) -> list[tuple[str, int]]:
+    """Candidates of `kind` in `text` with where each starts."""
     pattern = _CANDIDATES.get(kind)
     if pattern is None:
         return []
-    found = [m.group().strip().rstrip(".,;:") if kind == AnswerType.URL else m.group().strip()
+    found = [(m.group().strip().rstrip(".,;:") if kind == AnswerType.URL else m.group().strip(), m.start())
              for m in pattern.finditer(text)]
     if kind in _NAMED_KINDS:
-        opener = re.match(r"\W*(\w+)", text)
-        found = [f for f in found if not (opener and f == opener.group(1)) and not _CALENDAR.fullmatch(f)]
+        opener = re.match(r"\W*(\w+)(\s*)", text)
+        if opener and found and found[0][1] == opener.start(1):
+            if found[0][0] == opener.group(1):  # a capital only because it opens the sentence
+                found = found[1:]
+            elif opener.group(2) and opener.group(1).lower() in STOPWORDS:  # "After Biden’s…" names Biden
+                found[0] = (found[0][0][opener.end() - opener.start(1) :], opener.end())
+        found = [(f, start) for f, start in found if not _CALENDAR.fullmatch(f)]
     if kind == AnswerType.NUMBER and not found:
-        found = [m.group() for m in _CANDIDATES[AnswerType.VERSION].finditer(text)]
+        found = [(m.group(), m.start()) for m in _CANDIDATES[AnswerType.VERSION].finditer(text)]
     return found
 
 
+# "How many deposits…?" asks for a count: a share, a sum of money or a measure ("4.4 million
+# tons") answers another question, unless it is the unit asked for ("how many miles").
+_COUNT_ASKED = re.compile(r"\bhow many\s+(\w+)", re.I)
+_CURRENCY = frozenset("$€£¥")
+_MEASURE = re.compile(r"\S*(?:\s+(?:million|billion|thousand|hundred|trillion))?\s?(%|per ?cent\b|percentage\b|"
+                      r"(?:tons?|tonnes?|kg|kilo(?:gram)?s?|grams?|pounds|lbs?|km|kilomet(?:er|re)s?|miles?|met(?:er|re)s?|"
+                      r"feet|foot|inch(?:es)?|gallons?|lit(?:er|re)s?|barrels?|acres?|hectares?|degrees?|mph|dollars|euros)\b)", re.I)
+
+
 def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
-    """Candidates of `kind` in `text` that the question itself does not contain."""
+    """Candidates of `kind` in `text` that the question itself does not contain (a possessive
+    "Trump’s" is the question's "Trump")."""
     asked = _fold(question)
     words = set(asked.split())
+    count = kind == AnswerType.NUMBER and _COUNT_ASKED.search(question)
     fresh = []
-    for candidate in candidates(text, kind):
+    for candidate, start in _spans(text, kind):
         folded = _fold(candidate)
         if not folded or folded in asked or (kind not in _NUMERIC and set(folded.split()) <= words):
+            continue
+        if count and (text[start - 1 : start] in _CURRENCY or ((unit := _MEASURE.match(text, start))
+                                                               and unit.group(1).lower() != count.group(1).lower())):
             continue
         fresh.append(candidate)
     return fresh
 
 
 def _fold(text: str) -> str:
-    return " ".join(re.sub(r"[^\w.%$@/:-]+", " ", text.lower().replace("’", "'")).split())
+    unpossessed = re.sub(r"'s\b", "", text.lower().replace("’", "'"))
+    return " ".join(re.sub(r"[^\w.%$@/:-]+", " ", unpossessed).split())
 
 
 _NEWEST = re.compile(r"\b(?:newest|latest|most recent|more recent|last|current)\b", re.I)

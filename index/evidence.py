@@ -21,6 +21,7 @@ _WORD = re.compile(r"\w[\w./+',-]*[\w+]|\w")
 _HAS_DIGIT = re.compile(r"\d")
 _NUMBER = re.compile(r"v?\d+(?:\.\d+)*[a-z]?")  # a version or a plain number: "4.9", "590", "3.0.19"
 _VERSION = re.compile(r"v?\d+(?:\.\d+)+[a-z]?")
+_FILE_NAME = re.compile(r"(?<![\w.])[A-Za-z0-9_-]{2,}\.[a-z]{1,4}\b(?!\.\w)")  # a lower-case extension: not "U.S."
 _FIRST_WORD = re.compile(r"\W*(\w+)")
 # Short suffixes tried before a word counts as outside the vocabulary ("crawlers" → "crawl").
 _SUFFIXES = ("", "s", "es", "ers", "er", "ed", "ing", "ly")
@@ -52,10 +53,12 @@ class SubjectTerms:
                 terms[lower] = 0.5  # "20-for-1" may be written "20-for-one"; "first-ever" is two common words
         return terms
 
-    def versions(self, question: str) -> list[str]:
-        """The dotted version numbers the question gives ("4.9", "3.0.19"): a document that never
-        writes one of them cannot say anything about that release."""
-        return [t for t in self.of(question) if _VERSION.fullmatch(t)]
+    def required(self, question: str) -> list[str]:
+        """The dotted version numbers ("4.9", "3.0.19") and file names ("zpipe.c") the question
+        gives: a document that never writes one of them cannot say anything about that release
+        or file."""
+        files = [m.group().lower() for m in _FILE_NAME.finditer(question)]
+        return [t for t in self.of(question) if _VERSION.fullmatch(t)] + files
 
     def names(self, question: str) -> list[str]:
         """The capitalised terms (names, not numbers), which a corpus about the question must

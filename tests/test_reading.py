@@ -144,6 +144,19 @@ def test_dates_are_ordered_by_day(candidate, key):
 def test_a_candidate_the_question_already_holds_is_not_new():
     assert new_candidates("Release 2.3 came out on 2021-03-04.", AnswerType.DATE, "When was 2.3 released?") == ["2021-03-04"]
     assert new_candidates("Ada Quill maintains it.", AnswerType.PERSON, "Is Ada Quill the maintainer?") == []
+    # A possessive, and a name after the word opening the sentence, are the question's name.
+    assert new_candidates("After Quill’s talk, Piet Vrolijk left.", AnswerType.PERSON, "Whom did Quill meet?") == ["Piet Vrolijk"]
+    assert candidates("Sri Lanka has plunged into chaos.", AnswerType.PLACE) == ["Sri Lanka"]
+
+
+@pytest.mark.parametrize(("text", "question", "expected"), [
+    ("It holds 4.4 million tons of ore, 50% of it unexplored, worth $500 billion, in 20,000 deposits.",
+     "How many ore deposits does it have?", ["20,000"]),  # a measure, a share, a sum: no count
+    ("The route is 26.2 miles long and has 3 climbs.", "How many miles long is the route?", ["26.2 miles", "3"]),
+    ("Prices rose 9% to $5.", "How high did prices rise?", ["9%", "5"]),  # not a count: any number
+])
+def test_how_many_asks_for_a_count(text, question, expected):
+    assert new_candidates(text, asked_type(question), question) == expected
 
 
 @pytest.mark.parametrize(("question", "expected", "source"), [
@@ -213,6 +226,7 @@ def test_refusal_on_evidence(docs_engine, question):
     "What is the minimum bison version needed to build frobnicate?",  # nothing on building it
     "Which port does zq listen on?",  # a two-letter tool name no document mentions
     "Which port does frobd2 listen on?",  # a tool name with a digit no document mentions
+    "Which port does frobd.conf set for frobd?",  # a file no document mentions
 ])
 def test_refusal_when_the_answering_document_is_missing(docs_engine, question):
     """Questions on the documents' subjects whose answer no document holds: the best sentence shares
