@@ -156,6 +156,12 @@ _INNER_POSSESSIVE = re.compile(
     rf"\b(?:which|what)\s+(?:[\w'-]+\s+){{0,3}}?(?!(?:{AUXILIARY}|its|their)\b)\w+(?:ed|s)\b[^?]*?\b(?:its|their)\b", re.I)
 
 
+# "Which state announced it is legalizing jaywalking?": a pronoun a reporting verb introduces is
+# the clause's own subject speaking, not a pointer back to the last turn.
+_REPORTED = re.compile(r"\b(?:announced|announces|said|says|stated|states|claimed|claims|confirmed|confirms|declared|"
+                       r"declares|revealed|reveals|warned|warns|insisted|insists)\s+(?:that\s+)?(?:it|they|he|she)\b", re.I)
+
+
 # "Which mawk version does its README describe, and who should bug reports go to?": two questions.
 _SECOND_QUESTION = re.compile(r",?\s+and\s+(?=(?:who|whom|whose|what|which|when|where|why|how)\b)", re.I)
 
@@ -171,7 +177,7 @@ def clauses(question: str) -> list[str]:
 
 def needs_context(question: str) -> bool:
     """A question that leans on an earlier turn: a pronoun, or too few words of its own."""
-    own = _INNER_POSSESSIVE.sub(" ", _NOT_ANAPHORA.sub(" ", question))
+    own = _REPORTED.sub(" ", _INNER_POSSESSIVE.sub(" ", _NOT_ANAPHORA.sub(" ", question)))
     return bool(_ANAPHORA.search(own)) or len(content_terms(question)) < 2
 
 

@@ -317,6 +317,8 @@ def test_a_new_question_after_another_turn_is_not_read_as_a_follow_up(docs_engin
     assert not needs_context("Which automaker recalled 200,000 trucks this week?")
     assert not needs_context("How many minerals are there under export controls?")
     assert not needs_context("Which food chain launched a new menu in 21,000 of its restaurants?")  # its: the chain
+    assert not needs_context("Which state announced it is legalizing jaywalking?")  # it: the state speaking
+    assert needs_context("Which version fixed it?")
     assert needs_context("Under what licence is its documentation distributed?")
     assert engine.ask("Which option changes it?", [last]).search_query.startswith(last.question)
 
