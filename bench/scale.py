@@ -48,8 +48,10 @@ def grow_to(target_chunks: int, docs: Path, engine: Engine, articles: list[Path]
         total = sum(len(e.chunk_ids) for e in manifest.files.values())
         if total >= target_chunks:
             return {"chunks": total, "files": len(manifest.files), "index_s": added_seconds}
-        # Roughly 13.5 chunks per article: copy what the target still needs.
-        needed = max(1, int((target_chunks - total) / 13.5) + 1)
+        # Roughly 13.5 chunks per article: copy what the target still needs, less the copies an
+        # interrupted run left unindexed (before, every resumed run copied the whole gap again).
+        waiting = sum(1 for f in docs.rglob("*") if f.is_file()) - len(manifest.files)
+        needed = max(1, int((target_chunks - total) / 13.5) + 1 - max(0, waiting))
         copy = 0
         while needed > 0:
             folder = docs / f"copy-{copy}"
