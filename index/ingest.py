@@ -275,6 +275,8 @@ class Indexer:
         for sha, vector in known.items():
             _remember(run_vectors, sha, vector)
         self.store.add(nodes)
+        for node in nodes:  # kept until the commit for their text only: 12 KB of floats a chunk
+            node.embedding = None
         return len(fresh), len(nodes) - len(fresh)
 
     def _commit(self, old: Manifest, new: Manifest, new_nodes: list[TextNode], rebuild: bool) -> None:
