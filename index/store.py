@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 _PAGE = 2000  # ids per Chroma get/delete call
+# Ids per page when listing the whole collection: each page costs its offset, so small pages make
+# the listing quadratic (1.36M ids: the first 200k in 33 s with pages of 2,000, 3.6 s with 50,000).
+_LIST_PAGE = 50_000
 BM25_TOKENS_FILE = "tokens.json"
 
 
@@ -167,11 +170,11 @@ class ChunkStore:
         found: set[str] = set()
         offset = 0
         while True:
-            page = self.collection.get(include=[], limit=_PAGE, offset=offset)["ids"]
+            page = self.collection.get(include=[], limit=_LIST_PAGE, offset=offset)["ids"]
             found.update(page)
-            if len(page) < _PAGE:
+            if len(page) < _LIST_PAGE:
                 return found
-            offset += _PAGE
+            offset += _LIST_PAGE
 
     def delete(self, ids: set[str] | list[str]) -> None:
         ordered = sorted(ids)
