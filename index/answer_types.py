@@ -127,7 +127,7 @@ _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for 
     (r"^\W*what (?:is|are|does)\b(?! the (?:name|number))[^?]{0,40}\??$|\bwhat does \S+ (?:mean|stand for)\b|^\W*define\b",
      AnswerType.DEFINITION),
 ]]
-_NUMERIC = {AnswerType.NUMBER, AnswerType.MONEY, AnswerType.PERCENT, AnswerType.DURATION, AnswerType.DATE, AnswerType.VERSION}
+NUMERIC = frozenset({AnswerType.NUMBER, AnswerType.MONEY, AnswerType.PERCENT, AnswerType.DURATION, AnswerType.DATE, AnswerType.VERSION})
 
 
 def asked_type(question: str) -> AnswerType:
@@ -193,7 +193,7 @@ def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
     fresh = []
     for candidate, start in _spans(text, kind):
         folded = _fold(candidate)
-        if not folded or folded in asked or (kind not in _NUMERIC and set(folded.split()) <= words):
+        if not folded or folded in asked or (kind not in NUMERIC and set(folded.split()) <= words):
             continue
         if count and (text[start - 1 : start] in _CURRENCY or ((unit := _MEASURE.match(text, start))
                                                                and unit.group(1).lower() != count.group(1).lower())):

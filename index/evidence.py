@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from llama_index.core.schema import NodeWithScore
 
-from citebot.words import QUESTION_WORDS, STOPWORDS
+from citebot.words import QUESTION_WORDS, STOPWORDS, undotted
 
 _WORD = re.compile(r"\w[\w./+',-]*[\w+]|\w")
 _HAS_DIGIT = re.compile(r"\d")
@@ -77,7 +77,7 @@ class SubjectTerms:
             return 1.0
         lowered = self._documents.get((source, len(text))) if source else None
         if lowered is None:
-            lowered = text.lower()
+            lowered = undotted(text).lower()
             if source:
                 if len(self._documents) > 256:
                     self._documents.clear()

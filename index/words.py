@@ -16,11 +16,17 @@ STOPWORDS = frozenset(
 )
 QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could".split())
 _WORD = re.compile(r"[\w’']+(?:[.,]\d+)*%?", re.UNICODE)
+_DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")  # "U.S." is the question's "US"
+
+
+def undotted(text: str) -> str:
+    """`text` with dotted abbreviations written as the question writes them ("U.S." → "US")."""
+    return _DOTTED.sub(lambda match: match.group().replace(".", ""), text)
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased words; "Broadway’s" and "Broadway's" both give "broadway"."""
-    words = (w.lower().replace("’", "'") for w in _WORD.findall(text))
+    words = (w.lower().replace("’", "'") for w in _WORD.findall(undotted(text)))
     return [w.removesuffix("'s").strip("'") for w in words]
 
 

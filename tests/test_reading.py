@@ -197,6 +197,20 @@ def test_a_sentence_restating_the_question_loses_to_the_one_with_the_fact(docs_e
     assert "Many people ask" not in answer.citations[0].quote
 
 
+def test_neither_the_question_asked_back_nor_its_restatement_is_the_answer(tmp_path):
+    """A document asking the question itself (a quiz, a FAQ heading) and a sentence made of the
+    question's own words lose to the sentence that adds what was asked."""
+    engine = engine_over(tmp_path, {"town.md": (
+        "# Town news\n\nWhat did the town council decide about the old bridge this week?\n\n"
+        "The town council met this week to decide about the old bridge.\n\n"
+        "The council voted to demolish the old bridge and build a ferry landing.\n\n"
+        "The library extended its opening hours.\n"
+    )})
+    answer = engine.ask("What did the town council decide about the old bridge this week?")
+    assert answer.answerable and "ferry landing" in answer.citations[0].quote, answer.text
+    assert all(not c.quote.endswith("?") for c in answer.citations), answer.text
+
+
 @pytest.mark.parametrize(("question", "expected"), [
     ("What checksum ID does the frob format assign to SHA-256?", "0x0A"),
     ("What is the maximum number of connections of frobd?", "4096"),
