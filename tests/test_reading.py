@@ -211,6 +211,16 @@ def test_neither_the_question_asked_back_nor_its_restatement_is_the_answer(tmp_p
     assert all(not c.quote.endswith("?") for c in answer.citations), answer.text
 
 
+def test_a_sentence_about_other_years_does_not_answer_for_the_year_asked(tmp_path):
+    engine = engine_over(tmp_path, {"league.md": (
+        "# Curling league: the 2022 season\n\nThe Lightning won the league championship in 2020 and in 2021.\n\n"
+        "This season the Otters won the league championship final, beating the Lightning 7-5.\n\n"
+        "Tickets for next season go on sale in May.\n"
+    )})
+    answer = engine.ask("Which team won the 2022 league championship?")
+    assert answer.answerable and "Otters" in answer.citations[0].quote, answer.text
+
+
 @pytest.mark.parametrize(("question", "expected"), [
     ("What checksum ID does the frob format assign to SHA-256?", "0x0A"),
     ("What is the maximum number of connections of frobd?", "4096"),
