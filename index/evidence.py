@@ -42,7 +42,7 @@ class SubjectTerms:
         first = _FIRST_WORD.match(question)
         opener = first.group(1) if first else ""
         terms: dict[str, float] = {}
-        for match in _WORD.finditer(question.replace("’", "'")):
+        for match in _WORD.finditer(undotted(question).replace("’", "'")):  # "U.S." as documents are read
             word = match.group().strip(".,").removesuffix("'s")
             lower = word.lower()
             if len(word) < 2 or lower in _SKIP or lower in terms:

@@ -35,7 +35,9 @@ def content_terms(text: str) -> list[str]:
 
 
 def names_in(question: str) -> list[str]:
-    """Capitalised words of the question other than its first word: people, places, titles."""
+    """Capitalised words of the question other than its first word: people, places, titles
+    ("U.S." as "US", as tokenize reads the sentences)."""
+    question = undotted(question)
     words = re.findall(r"[A-Z][\w’'.-]*[\w]|[A-Z]{2,}", question)
     first = re.match(r"\W*(\w+)", question)
     skip = {first.group(1)} if first else set()

@@ -289,6 +289,14 @@ def test_where_to_look_is_not_what_the_answer_is_about(docs_engine):
     assert answer.citations[0].source == "frobnicate-copyright.txt" and "MIT" in answer.citations[0].quote
 
 
+@pytest.mark.parametrize("question", ["What did U.S. officials say about tariffs?", "What did US officials say about tariffs?"])
+@pytest.mark.parametrize("document", ["U.S. officials said little about tariffs.", "US officials said little about tariffs."])
+def test_a_dotted_abbreviation_is_the_same_name_undotted(question, document):
+    subjects = SubjectTerms(lambda word: True)
+    assert subjects.share_mentioned(subjects.of(question), document) == 1.0
+    assert subjects.names(question) == ["us"]
+
+
 def test_a_compound_of_plain_words_is_mentioned_when_written_apart(docs_engine):
     subjects = SubjectTerms(docs_engine[0].embedder.is_common_word)
     assert subjects.share_mentioned({"crackdown": 0.5}, "Officials cracked down on the toys.") == 1.0
