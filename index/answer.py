@@ -38,7 +38,7 @@ from citebot.models import Answer, Citation, Turn, one_line
 from citebot.sentences import is_candidate
 from citebot.sources import SourceText
 from citebot.stemming import SharedStemmer
-from citebot.words import QUESTION_WORDS, STOPWORDS, content_terms, names_in, tokenize
+from citebot.words import QUESTION_WORDS, STOPWORDS, content_terms, content_words, names_in, tokenize
 
 SourceLookup = Callable[[str], SourceText | None]
 _SENTENCE_REACH = 600  # characters read around a chunk to complete its first and last sentence
@@ -347,7 +347,8 @@ class ExtractiveAnswerer:
         if not sentences:
             return []
         w = self.weights
-        terms = [set(self._stem(tokenize(s.text))) for s in sentences]
+        words = [tokenize(s.text) for s in sentences]
+        terms = [set(self._stem(t)) for t in words]
         before = [set(self._stem(tokenize(s.previous))) for s in sentences]
         bare, reading = without_source_pointer(question), without_source_pointer(search_query)
         weights = self._term_weights(bare, reading, terms, in_part)
@@ -365,7 +366,7 @@ class ExtractiveAnswerer:
         covers: dict[str, float] = {}
         question_terms = set(self._stem(content_terms(bare)))
         asked_years = set(_YEAR.findall(bare))
-        for sentence, own, prior in zip(sentences, terms, before, strict=True):
+        for sentence, own, prior, tokens in zip(sentences, terms, before, words, strict=True):
             # Words only in the previous sentence count half: "It ..." leans on it.
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
             sentence.overlap = overlap / total
@@ -380,7 +381,7 @@ class ExtractiveAnswerer:
             sentence.covers = covers[sentence.source]
             named = self.subjects.share_mentioned(subject, sentence.text) if subject and in_part else 0.0
             numbered = self.subjects.share_mentioned(numbers, sentence.text) if numbers else 0.0
-            sentence.restates = _restated(set(self._stem(content_terms(sentence.text))), question_terms)
+            sentence.restates = _restated(set(self._stem(content_words(tokens))), question_terms)
             # A yes/no question is answered by restating it; an asked number or version ("level 3")
             # is often a word too short to count, so a sentence holding one is not a restatement.
             restating = asked != AnswerType.YES_NO and not (sentence.offers and asked in NUMERIC)

@@ -31,7 +31,12 @@ def tokenize(text: str) -> list[str]:
 
 
 def content_terms(text: str) -> list[str]:
-    return [w for w in tokenize(text) if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1]
+    return content_words(tokenize(text))
+
+
+def content_words(words: list[str]) -> list[str]:
+    """The words of a tokenized text that say something (no stopwords, question words or letters)."""
+    return [w for w in words if w not in STOPWORDS and w not in QUESTION_WORDS and len(w) > 1]
 
 
 def names_in(question: str) -> list[str]:
