@@ -412,6 +412,26 @@ def test_british_and_american_spellings_share_a_stem():
     assert stem(["four", "hour", "your"]) == SharedStemmer()(["four", "hour", "your"])  # no blanket "our" → "or"
 
 
+def test_irregular_forms_share_their_base_word_stem():
+    from citebot.stemming import SharedStemmer
+
+    stem = SharedStemmer(fold_spelling=True)
+    for form, base in [("left", "leave"), ("won", "win"), ("bought", "buy"), ("rose", "rising"), ("children", "child")]:
+        assert stem([form]) == stem([base]), (form, base)
+    assert stem(["lay", "bit"]) == SharedStemmer()(["lay", "bit"])  # mostly other words: left alone
+
+
+def test_a_past_form_answers_the_question_asking_with_its_base_word(tmp_path):
+    """"Which project did the council leave out?" is answered by "The budget left out …", not by
+    the sentence sharing more of the question's other words."""
+    engine = engine_over(tmp_path, {"budget.md": (
+        "# The city budget deal\n\nMayor Ada Quill and the council agreed the budget deal on Monday, after three "
+        "hours of talks.\n\nThe budget left out the Harbour Street bus depot.\n\nThe library keeps its opening hours.\n"
+    )})
+    answer = engine.ask("Which project did the council leave out of the budget deal?")
+    assert answer.answerable and "bus depot" in answer.citations[0].quote, answer.text
+
+
 def test_citing_an_extracted_format_never_parses_it_again(docs_engine, monkeypatch):
     """The text extracted at indexing (DOCX, HTML, gzip) is kept; a fresh process cites from it."""
     engine, _ = docs_engine
