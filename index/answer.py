@@ -33,7 +33,7 @@ from citebot.answer_types import (
 )
 from citebot.chunking import sentence_spans
 from citebot.embedding import OnnxSentenceEmbedding, VectorCache
-from citebot.evidence import SubjectTerms
+from citebot.evidence import SubjectTerms, places_of
 from citebot.models import Answer, Citation, Turn, one_line
 from citebot.sentences import is_candidate
 from citebot.sources import SourceText
@@ -292,7 +292,8 @@ class ExtractiveAnswerer:
         not mention what the question is about."""
         refusal = Answer(question=question, text=self.refusal_text, answerable=False, search_query=search_query)
         asked = without_source_pointer(question)  # "…, according to the Debian copyright file": no subject
-        if corpus_mentions and not all(corpus_mentions(name) for name in self.subjects.names(asked)):
+        if corpus_mentions and not all(corpus_mentions(name) or any(map(corpus_mentions, places_of(name)))
+                                       for name in self.subjects.names(asked)):
             return refusal
         # Only sentences that say what the question qualifies ("by default") are evidence.
         sentences = [s for s in self.score(question, search_query, hits, said, in_part)

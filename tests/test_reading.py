@@ -304,6 +304,28 @@ def test_a_compound_of_plain_words_is_mentioned_when_written_apart(docs_engine):
     assert subjects.share_mentioned({"tmux": 0.5}, "The tm ux pair.") == 0.0
 
 
+
+@pytest.mark.parametrize(("adjective", "document", "mentioned"), [
+    ("European", "One of Europe's most active volcanoes.", 1.0),
+    ("Italian", "An island off Italy.", 1.0),
+    ("Chinese", "Exports from China fell.", 1.0),
+    ("French", "Strikes across France.", 1.0),
+    ("Indian", "It was indeed an industry record.", 0.0),  # too short a stem to be a place
+    ("Italian", "A volcano in Iceland.", 0.0),
+])
+def test_a_peoples_adjective_is_mentioned_by_its_place(adjective, document, mentioned):
+    subjects = SubjectTerms(lambda word: True)
+    assert subjects.share_mentioned(subjects.of(f"Which {adjective} island was it?"), document) == mentioned
+
+
+def test_a_question_naming_a_region_by_its_adjective_is_answered_from_a_document_naming_the_region(tmp_path):
+    engine = engine_over(tmp_path, {"volcano.md": (
+        "# Volcano news\n\nA volcano erupted on the island of Kelvar this week, one of Europe's most active.\n\n"
+        "Ferries to the island were cancelled.\n"
+    )})
+    answer = engine.ask("A volcano erupted on which European island this week?")
+    assert answer.answerable and "Kelvar" in answer.citations[0].quote, answer.text
+
 def test_a_three_turn_conversation_resolves_pronouns_from_the_answers(docs_engine):
     engine, _ = docs_engine
     first = engine.ask("Who maintains the frobnicate project?")
