@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -37,9 +38,14 @@ _LOOKUP_PAGE = 500  # SQLite host parameters per query
 SPLITTING = 2
 
 
+# "License: MIT", "Maintainer: Ada Quill": a field and its value answer in two words.
+_FIELD = re.compile(r"\s*[A-Z][\w-]{1,30}:\s+\S")
+
+
 def is_candidate(sentence: str) -> bool:
-    """A piece of text worth quoting as an answer: three words or more."""
-    return len(tokenize(sentence)) >= 3
+    """A piece of text worth quoting as an answer: three words or more, or a field with its value."""
+    words = len(tokenize(sentence))
+    return words >= 3 or (words == 2 and bool(_FIELD.match(sentence)))
 
 
 def file_sentences(source: SourceText) -> list[str]:

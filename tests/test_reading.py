@@ -305,6 +305,17 @@ def test_a_compound_of_plain_words_is_mentioned_when_written_apart(docs_engine):
 
 
 
+
+def test_a_field_with_its_value_is_an_answer_in_two_words(tmp_path):
+    engine = engine_over(tmp_path, {"quxlib-copyright": (
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: quxlib\n\n"
+        "Files: *\nCopyright: 2019 Ada Quill\nLicense: Zlib\n This software is provided as-is, without any express or\n"
+        " implied warranty, and in no event will the authors be held liable for any damages arising from\n"
+        " the use of this software, whether direct or indirect, however caused and on any theory of liability.\n"
+    )})
+    answer = engine.ask("Under which licence is quxlib distributed?")
+    assert answer.answerable and answer.citations[0].quote == "License: Zlib", answer.text
+
 @pytest.mark.parametrize(("adjective", "document", "mentioned"), [
     ("European", "One of Europe's most active volcanoes.", 1.0),
     ("Italian", "An island off Italy.", 1.0),
