@@ -84,6 +84,10 @@ _NAMES = re.compile(_NAME)
 _NAME_KINDS = (AnswerType.PERSON, AnswerType.ORGANISATION, AnswerType.PLACE)
 for _kind in _NAME_KINDS:
     _CANDIDATES[_kind] = _NAMES
+# "Where should bug reports go?", "Where is the configuration file?": in technical documents a place
+# is also an address, a URL or a path.
+_CANDIDATES[AnswerType.PLACE] = re.compile("|".join(
+    [_NAME, _CANDIDATES[AnswerType.EMAIL].pattern, _CANDIDATES[AnswerType.URL].pattern, r"(?<![\w/])~?/[\w.-]+(?:/[\w.-]+)+"]))
 _CANDIDATES[AnswerType.NAMED] = re.compile(rf"{_NAME}|“[^”]{{2,80}}”|\"[^\"]{{2,80}}\"|‘[^’]{{2,80}}’")
 _NAMED_KINDS = (*_NAME_KINDS, AnswerType.NAMED)
 

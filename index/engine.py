@@ -17,7 +17,7 @@ from citebot.answer import ExtractiveAnswerer, clauses, needs_context, resolve_f
 from citebot.config import Settings
 from citebot.doctor import DoctorReport, check
 from citebot.errors import NoIndexError, QuestionError, SourceError
-from citebot.evidence import named_documents, without_words
+from citebot.evidence import SubjectTerms, named_documents, without_words
 from citebot.gaps import Gap, QuestionLog
 from citebot.intake import copy_samples, safe_filename, save_new_file
 from citebot.llm import LLMAnswerer, TokenSink
@@ -97,8 +97,8 @@ class Engine:
         if not text:
             raise QuestionError("The question is empty: type a question about the documents.")
         retriever, answerer = self._current()
-        turns = self._turns(text, history, as_of)
-        resolved, search_query = resolve_followup(text, turns)
+        turns = self._turns(text, history, as_of, answerer.subjects)
+        resolved, search_query = resolve_followup(text, turns, answerer.subjects)
         if self._llm_answerer is not None:
             search_query = self._llm_answerer.condense(text, turns, search_query)
         candidates = retriever.retrieve(search_query, self.settings.candidates_k, as_of)
@@ -126,13 +126,14 @@ class Engine:
         # All of the named documents' candidates, not only top_k: the part is one document.
         return [hit for hit in found if hit.node.metadata.get("source") in sources]
 
-    def _turns(self, question: str, history: Sequence[Turn | str], as_of: date | None) -> list[Turn]:
+    def _turns(self, question: str, history: Sequence[Turn | str], as_of: date | None,
+               subjects: SubjectTerms) -> list[Turn]:
         """The last `history_turns` turns, cleaned. When the question leans on the last turn and
         its answer is not known (a history of questions only, as `--history` gives), that turn is
         answered first, as it was when the conversation happened."""
         turns = [h if isinstance(h, Turn) else Turn(str(h)) for h in history][-self.settings.history_turns :]
         turns = [Turn(clean_question(t.question), t.answer) for t in turns if clean_question(t.question)]
-        if turns and not turns[-1].answer and needs_context(question):
+        if turns and not turns[-1].answer and needs_context(question, subjects):
             turns[-1] = self.ask(turns[-1].question, turns[:-1], as_of=as_of).turn()
         return turns
 

@@ -388,6 +388,42 @@ def test_a_new_question_after_another_turn_is_not_read_as_a_follow_up(docs_engin
     assert engine.ask("Which option changes it?", [last]).search_query.startswith(last.question)
 
 
+
+TWO_TOOLS = {
+    "quxtool-readme": ("Quxtool -- a small tool that rewrites logs.\n\nThe quxtool project is maintained by Ada Quill.\n\n"
+                       "The quxtool code is distributed under the Zlib licence.\n\n"
+                       "Send bug reports about quxtool to bugs@quxtool.example.\n"),
+    "frobtool-readme": ("Frobtool -- a small tool that rewrites configuration files.\n\n"
+                        "The frobtool project is maintained by Tomas Brink.\n\n"
+                        "The frobtool code is distributed under the MIT licence.\n\n"
+                        "Bug reports go to the frobtool issue tracker at https://frobtool.example/issues.\n"),
+}
+
+
+def test_an_elliptical_follow_up_asks_the_last_question_of_its_new_subject(tmp_path):
+    engine = engine_over(tmp_path, TWO_TOOLS)
+    first = engine.ask("Under which licence is quxtool distributed?")
+    assert "Zlib" in first.citations[0].quote, first.text
+    second = engine.ask("What about frobtool?", [first.turn()])
+    assert second.resolved_question == "Under which licence is frobtool distributed?"
+    assert "MIT" in second.citations[0].quote and second.citations[0].source == "frobtool-readme", second.text
+
+
+def test_a_short_question_naming_no_subject_continues_the_conversation(tmp_path):
+    """"Where should bug reports go?" after "Who maintains quxtool?" asks about quxtool; one naming
+    its own subject, or a longer one, is asked as it is."""
+    from citebot.answer import needs_context
+
+    engine = engine_over(tmp_path, TWO_TOOLS)
+    for tool, address in [("quxtool", "bugs@quxtool.example"), ("frobtool", "frobtool.example/issues")]:
+        first = engine.ask(f"Who maintains {tool}?")
+        second = engine.ask("Where should bug reports go?", [first.turn()])
+        assert address in second.citations[0].quote, (tool, second.text)
+    subjects = engine._current()[1].subjects
+    assert needs_context("Where should bug reports go?", subjects)
+    assert not needs_context("Where should quxtool bug reports go?", subjects)
+    assert not needs_context("Which wildly popular show was green lit for a new season?", subjects)
+
 def test_a_question_only_history_is_answered_first(docs_engine):
     engine, _ = docs_engine
     answer = engine.ask("Which town does she live in?", ["Who maintains the frobnicate project?"])
