@@ -164,8 +164,8 @@ def _spans(text: str, kind: AnswerType) -> list[tuple[str, int]]:
     pattern = _CANDIDATES.get(kind)
     if pattern is None:
         return []
-    found = [(m.group().strip().rstrip(".,;:") if kind == AnswerType.URL else m.group().strip(), m.start())
-             for m in pattern.finditer(text)]
+    found = [(m.group().strip().rstrip(".,;:") if kind == AnswerType.URL or (kind == AnswerType.PLACE and "/" in m.group())
+              else m.group().strip(), m.start()) for m in pattern.finditer(text)]
     if kind in _NAMED_KINDS:
         opener = re.match(r"\W*(\w+)(\s*)", text)
         if opener and found and found[0][1] == opener.start(1):
@@ -173,7 +173,9 @@ def _spans(text: str, kind: AnswerType) -> list[tuple[str, int]]:
                 found = found[1:]
             elif opener.group(2) and opener.group(1).lower() in STOPWORDS:  # "After Biden’s…" names Biden
                 found[0] = (found[0][0][opener.end() - opener.start(1) :], opener.end())
-        found = [(f, start) for f, start in found if not _CALENDAR.fullmatch(f)]
+        # "Upstream-Name: jq", "Copyright: 2012 Ada Quill": a field's label names nothing, its value may.
+        found = [(f, start) for f, start in found if not _CALENDAR.fullmatch(f)
+                 and not (text.startswith(":", start + len(f)) and not text[:start].strip())]
     if kind == AnswerType.NUMBER and not found:
         found = [(m.group(), m.start()) for m in _CANDIDATES[AnswerType.VERSION].finditer(text)]
     return found

@@ -129,6 +129,10 @@ def test_the_asked_type(question, kind):
     ("License: Apache-2.0; docs under CC-BY-3.0.", AnswerType.LICENCE, ["Apache-2.0", "CC-BY-3.0"]),
     ("Buffers of 16 MiB and 16384 bytes.", AnswerType.NUMBER, ["16 MiB", "16384 bytes"]),
     ("The service renewed “Quxland” and Quxopolis today.", AnswerType.NAMED, ["“Quxland”", "Quxopolis"]),
+    ("Upstream-Name: quxlib", AnswerType.PERSON, []),  # a field's label names nothing
+    ("Copyright: 2019 Ada Quill <ada@frob.example>", AnswerType.PERSON, ["Ada Quill"]),
+    ("Bug reports go to https://frob.example/issues or /usr/share/doc/frob.", AnswerType.PLACE,
+     ["https://frob.example/issues", "/usr/share/doc/frob"]),
 ])
 def test_candidates_of_each_type(text, kind, expected):
     assert candidates(text, kind) == expected
