@@ -291,7 +291,9 @@ def resolve_followup(question: str, turns: Sequence[Turn], subjects: SubjectTerm
     A question that does not lean on the conversation is returned as it is, twice; an elliptical
     one ("What about tmux?") as the last question asked of its subject (`swapped_subject`).
     Otherwise the last turn's question is prepended to the query (its words count half when
-    sentences are scored) and the first bare pronoun is resolved from the last turn (see `referent`)."""
+    sentences are scored), and so are the questions before it back to the one that named the
+    subject ("Where did the shooting happen?" ← "How many people died?" ← "Who is the suspect?");
+    the first bare pronoun is resolved from the last turn (see `referent`)."""
     recent = [t for t in turns if t.question.strip()]
     if recent and subjects is not None and (swapped := swapped_subject(question, recent[-1].question, subjects)):
         return swapped, swapped
@@ -308,7 +310,12 @@ def resolve_followup(question: str, turns: Sequence[Turn], subjects: SubjectTerm
             replacement = f"{entity}'s" if word in _POSSESSIVE else entity
             resolved = question[: match.start()] + replacement + question[match.end() :]
         break
-    return resolved, " ".join([last.question, resolved])
+    context = [last.question]
+    for earlier in reversed(recent[:-1]):
+        if not continues(context[0], earlier, subjects):
+            break
+        context.insert(0, earlier.question)
+    return resolved, " ".join([*context, resolved])
 
 
 class ExtractiveAnswerer:

@@ -428,6 +428,17 @@ def test_a_short_question_naming_no_subject_continues_the_conversation(tmp_path)
     assert not needs_context("Where should quxtool bug reports go?", subjects)
     assert not needs_context("Which wildly popular show was green lit for a new season?", subjects)
 
+
+def test_a_conversation_keeps_its_subject_three_turns_deep(tmp_path):
+    """The third question leans on the second, which leaned on the first: the subject the first
+    named is still what the third is about."""
+    engine = engine_over(tmp_path, TWO_TOOLS)
+    for tool, licence in [("quxtool", "Zlib"), ("frobtool", "MIT")]:
+        turns = [engine.ask(f"Who maintains {tool}?").turn()]
+        turns.append(engine.ask("Where should bug reports go?", turns).turn())
+        third = engine.ask("Under which licence?", turns)
+        assert tool in third.search_query and licence in third.citations[0].quote, (tool, third.text)
+
 def test_a_question_only_history_is_answered_first(docs_engine):
     engine, _ = docs_engine
     answer = engine.ask("Which town does she live in?", ["Who maintains the frobnicate project?"])
