@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from citebot.embedding import OnnxSentenceEmbedding
 from citebot.errors import DamagedIndexError
 from citebot.models import parse_day
 from citebot.stemming import SharedStemmer
-from citebot.store import BM25_TOKENS_FILE, ChunkStore, Manifest, StoreError
+from citebot.store import BM25_TOKENS_FILE, KEYWORD_TOKENIZER, ChunkStore, Manifest, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,34 @@ _RECENT_MIN_SHARE = 0.3
 
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # BM25Retriever's default, used for queries too
+# BM25's words have two letters or more, so a version's numbers were no words at all: "When was GNU
+# make 4.3 released?" never found "Version 4.3 (19 Jan 2020)". A dotted number is also one word
+# ("4.3" → "4_3"), in chunks and queries alike; no row of the four public sets changed.
+_DOTTED_NUMBER = re.compile(r"\d+(?:\.\d+)+")
+
+
+def keyword_text(text: str) -> str:
+    """`text` as the keyword index reads it: each dotted number followed by its one-word form."""
+    return _DOTTED_NUMBER.sub(lambda match: f"{match.group()} {match.group().replace('.', '_')}", text)
 
 
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=SharedStemmer(), token_pattern=TOKEN_PATTERN,
-                          return_ids=False, show_progress=False)
+    return bm25s.tokenize([keyword_text(t) for t in texts], stopwords="en", stemmer=SharedStemmer(),
+                          token_pattern=TOKEN_PATTERN, return_ids=False, show_progress=False)
+
+
+def keyword_retriever(folder: Path) -> Any:
+    """The BM25 retriever of a saved generation, reading queries as `bm25_tokens` reads chunks."""
+    from llama_index.core.schema import QueryBundle
+    from llama_index.retrievers.bm25 import BM25Retriever
+
+    class KeywordRetriever(BM25Retriever):
+        def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+            return super()._retrieve(QueryBundle(keyword_text(query_bundle.query_str)))
+
+    return KeywordRetriever.from_persist_dir(str(folder), show_progress=False, mmap=True)
 
 
 def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: Sequence[BaseNode],
@@ -71,10 +93,14 @@ def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: Sequence[Ba
 def _load_generation(folder: Path) -> tuple[dict[str, dict], dict[str, list[str]]]:
     """Chunk records and tokens of a saved generation; empty when it is missing or unreadable."""
     try:
-        tokens = json.loads((folder / BM25_TOKENS_FILE).read_text(encoding="utf-8"))
+        stored = json.loads((folder / BM25_TOKENS_FILE).read_text(encoding="utf-8"))
+        if stored.get("tokenizer") != KEYWORD_TOKENIZER:  # older tokens (a flat dict before version 2)
+            log.info("keyword index %s was tokenised differently; tokenising every chunk again", folder.name)
+            return {}, {}
+        tokens = stored["tokens"]
         with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
             corpus = {d["node_id"]: d for d in map(json.loads, fh) if d["node_id"] in tokens}
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
         log.warning("keyword index %s is unreadable (%s); tokenising every chunk again", folder.name, exc)
         return {}, {}
     return corpus, {i: tokens[i] for i in corpus}
@@ -94,12 +120,9 @@ class HybridRetriever:
             index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder)
             retrievers.append(index.as_retriever(similarity_top_k=k))
         if mode in ("hybrid", "bm25") and self._live:
-            from llama_index.retrievers.bm25 import BM25Retriever
-
             try:  # memory-mapped: RSS at 20k chunks 519 → 475 MB, same answers and latency, and the
                 # pages are shared by every worker process on the machine
-                bm25 = BM25Retriever.from_persist_dir(str(store.bm25_dir(manifest)), show_progress=False,
-                                                      mmap=True)
+                bm25 = keyword_retriever(store.bm25_dir(manifest))
             except Exception as exc:  # missing or garbled files: bm25s and orjson raise many kinds
                 raise DamagedIndexError(f"the keyword index {store.bm25_dir(manifest)} is unreadable "
                                         f"({type(exc).__name__}); `citebot index` rebuilds it") from None
@@ -136,7 +159,20 @@ class HybridRetriever:
         # Chunks outside the manifest belong to an uncommitted (or killed) index run.
         hits = [hit for hit in found if hit.node.node_id in self._live]
         hits = point_in_time(hits, as_of or date.today(), self._recent_days, leave_out_later=as_of is not None)
-        return hits[:top_k]
+        return with_numbers_first(hits, query)[:top_k]
+
+
+def with_numbers_first(hits: list[NodeWithScore], query: str) -> list[NodeWithScore]:
+    """`hits` with the passages holding every dotted number the query names ("4.3", "1.13.25") first,
+    each group in its order. Reciprocal-rank fusion ranks a passage that BM25 alone finds (a NEWS
+    entry whose only distinguishing word is its version) below those both lists like: the tar
+    NEWS table row for "Who put out the GNU tar 1.13.25 release?" was first in BM25 and 13th fused."""
+    numbers = set(_DOTTED_NUMBER.findall(query))
+    if not numbers:
+        return hits
+    patterns = [re.compile(rf"(?<![\d.]){re.escape(n)}(?!\.?\d)") for n in numbers]
+    holding = {id(hit) for hit in hits if all(p.search(hit.node.get_content()) for p in patterns)}
+    return sorted(hits, key=lambda hit: id(hit) not in holding)
 
 
 def point_in_time(hits: list[NodeWithScore], as_of: date, recent_days: int,

@@ -40,6 +40,9 @@ _PAGE = 2000  # ids per Chroma get/delete call
 # the listing quadratic (1.36M ids: the first 200k in 33 s with pages of 2,000, 3.6 s with 50,000).
 _LIST_PAGE = 50_000
 BM25_TOKENS_FILE = "tokens.json"
+# Bumped whenever retrieve.bm25_tokens reads text differently: a generation's stored tokens from
+# another version are not reused, every chunk is tokenised again (2: dotted numbers as one word).
+KEYWORD_TOKENIZER = 2
 
 
 
@@ -294,7 +297,8 @@ class ChunkStore:
         staging.mkdir(parents=True)
         retriever.persist(str(staging), show_progress=False)
         # Each chunk's BM25 tokens, so the next generation re-tokenises only new chunks.
-        (staging / BM25_TOKENS_FILE).write_text(json.dumps(tokens), encoding="utf-8")
+        (staging / BM25_TOKENS_FILE).write_text(json.dumps({"tokenizer": KEYWORD_TOKENIZER, "tokens": tokens}),
+                                                encoding="utf-8")
         _fsync_tree(staging)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)

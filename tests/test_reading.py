@@ -320,6 +320,42 @@ def test_a_field_with_its_value_is_an_answer_in_two_words(tmp_path):
     answer = engine.ask("Under which licence is quxlib distributed?")
     assert answer.answerable and answer.citations[0].quote == "License: Zlib", answer.text
 
+
+TOPICS = ["the parser", "the scheduler", "the cache", "the logger", "the network layer", "the test suite",
+          "the installer", "the manual", "the plugin loader", "the config reader"]
+
+
+def long_news(name: str) -> str:
+    """A NEWS file of 150 releases, each a short paragraph: many more chunks than an answer reads."""
+    entries = [f"Version 2.{n} ({1 + n % 28} March {1990 + n % 30})\n\nThis release of {name} reworks {TOPICS[n % 10]} "
+               f"and fixes bugs in {TOPICS[(n + 3) % 10]}. Users of {TOPICS[(n + 5) % 10]} should read the notes "
+               f"before upgrading, since defaults for {TOPICS[(n + 7) % 10]} changed.\n" for n in range(150, 0, -1)]
+    return f"{name} NEWS\n\n" + "\n".join(entries)
+
+
+def test_a_version_the_question_names_is_found_by_its_number(tmp_path):
+    """Every release paragraph reads alike: only the keyword index, reading "2.17" as one word,
+    finds the one the question names."""
+    engine = engine_over(tmp_path, {"quxtool-news": long_news("quxtool")})
+    answer = engine.ask("When was quxtool 2.17 released?")
+    assert answer.answerable and "Version 2.17 (18 March 2007)" in answer.citations[0].quote, answer.text
+
+
+def test_keyword_tokens_of_an_older_tokenizer_are_redone(tmp_path):
+    """An index whose stored keyword tokens lack the one-word numbers is tokenised again by the
+    next index run, so the versions of unchanged files are found too."""
+    import json
+
+    engine = engine_over(tmp_path, {"quxtool-news": long_news("quxtool")})
+    for tokens_file in (tmp_path / "data").glob("bm25-*/tokens.json"):
+        stored = json.loads(tokens_file.read_text())
+        old = {i: [t for t in tokens if "_" not in t] for i, tokens in stored.get("tokens", stored).items()}
+        tokens_file.write_text(json.dumps(old))  # the flat form of tokenizer 1
+    (tmp_path / "docs" / "other.md").write_text("# Other\n\nAn unrelated note about gardening.\n")
+    engine.reindex()
+    answer = engine.ask("When was quxtool 2.17 released?")
+    assert answer.answerable and "Version 2.17 (18 March 2007)" in answer.citations[0].quote, answer.text
+
 @pytest.mark.parametrize(("adjective", "document", "mentioned"), [
     ("European", "One of Europe's most active volcanoes.", 1.0),
     ("Italian", "An island off Italy.", 1.0),
