@@ -72,7 +72,7 @@ def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: Sequence[Ba
     the tokens of its chunks next to bm25s's own files.
     """
     import bm25s
-    from llama_index.core.vector_stores.utils import node_to_metadata_dict
+    from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
     from llama_index.retrievers.bm25 import BM25Retriever
 
     corpus, tokens = _load_generation(previous) if previous else ({}, {})
@@ -80,6 +80,8 @@ def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: Sequence[Ba
     fresh = {n.node_id: n for n in new_nodes if n.node_id in live_ids}
     missing = sorted(live_ids - corpus.keys() - fresh.keys())
     fresh.update((n.node_id, n) for n in (fetch(missing) if missing else []))
+    # Chunks an older tokenizer read are read again from their saved records, not fetched from Chroma.
+    fresh.update((i, metadata_dict_to_node(d)) for i, d in corpus.items() if i not in tokens and i not in fresh)
     texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in fresh.values()]
     for (node_id, node), node_tokens in zip(fresh.items(), bm25_tokens(texts), strict=True):
         corpus[node_id] = node_to_metadata_dict(node) | {"node_id": node_id}
@@ -91,15 +93,17 @@ def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: Sequence[Ba
 
 
 def _load_generation(folder: Path) -> tuple[dict[str, dict], dict[str, list[str]]]:
-    """Chunk records and tokens of a saved generation; empty when it is missing or unreadable."""
+    """Chunk records and tokens of a saved generation (no tokens when an older tokenizer made
+    them); empty when it is missing or unreadable."""
     try:
         stored = json.loads((folder / BM25_TOKENS_FILE).read_text(encoding="utf-8"))
-        if stored.get("tokenizer") != KEYWORD_TOKENIZER:  # older tokens (a flat dict before version 2)
-            log.info("keyword index %s was tokenised differently; tokenising every chunk again", folder.name)
-            return {}, {}
-        tokens = stored["tokens"]
         with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
-            corpus = {d["node_id"]: d for d in map(json.loads, fh) if d["node_id"] in tokens}
+            corpus = {d["node_id"]: d for d in map(json.loads, fh)}
+        if not isinstance(stored, dict) or stored.get("tokenizer") != KEYWORD_TOKENIZER:  # a flat dict before 2
+            log.info("keyword index %s was tokenised differently; tokenising its chunks again", folder.name)
+            return corpus, {}
+        tokens = stored["tokens"]
+        corpus = {i: d for i, d in corpus.items() if i in tokens}
     except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
         log.warning("keyword index %s is unreadable (%s); tokenising every chunk again", folder.name, exc)
         return {}, {}
