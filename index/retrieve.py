@@ -115,7 +115,10 @@ class HybridRetriever:
 
     def __init__(self, store: ChunkStore, embedder: OnnxSentenceEmbedding, settings: Settings,
                  manifest: Manifest, mode: Mode = "hybrid") -> None:
-        self._live = manifest.chunk_ids()
+        # Each file's committed chunk ids (a dozen or so), looked up by a hit's source: a set of every
+        # id took 0.27 s of a cold start at 1M chunks.
+        self._files = manifest.files
+        self._live = any(entry.chunk_ids for entry in manifest.files.values())
         self._recent_days = settings.recent_days
         k = settings.candidates_k
         retrievers = []
@@ -161,7 +164,8 @@ class HybridRetriever:
         except Exception as exc:  # chromadb/httpx raise many types; all mean the store failed
             raise StoreError(f"the vector store failed ({type(exc).__name__}); it may be restarting") from exc
         # Chunks outside the manifest belong to an uncommitted (or killed) index run.
-        hits = [hit for hit in found if hit.node.node_id in self._live]
+        hits = [hit for hit in found if (entry := self._files.get(hit.node.metadata.get("source", "")))
+                and hit.node.node_id in entry.chunk_ids]
         hits = point_in_time(hits, as_of or date.today(), self._recent_days, leave_out_later=as_of is not None)
         return with_numbers_first(hits, query)[:top_k]
 
