@@ -59,11 +59,14 @@ _IRREGULAR = {form: base for base, forms in (line.split(":") for line in """
 
 
 @functools.lru_cache(maxsize=65536)  # every word of every candidate sentence passes here
+def folded(word: str) -> str:
+    """`word` (lower case) as its base word when it is an irregular verb form or plural, else in
+    American spelling."""
+    return _IRREGULAR.get(word) or american(word)
+
+
 def american(word: str) -> str:
-    """`word` (lower case) in American spelling when it is a common British variant, and as its
-    base word when it is an irregular verb form or plural."""
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
+    """`word` (lower case) in American spelling when it is a common British variant."""
     for pattern, replacement in _BRITISH:
         if pattern.match(word):
             return pattern.sub(replacement, word)
@@ -82,6 +85,6 @@ class SharedStemmer:
             import Stemmer
 
             stemmer = self._local.stemmer = Stemmer.Stemmer("english")
-        return stemmer.stemWords([american(w) for w in words] if self._fold else words)
+        return stemmer.stemWords([folded(w) for w in words] if self._fold else words)
 
     __call__ = stemWords
