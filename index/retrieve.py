@@ -34,7 +34,8 @@ _RECENT_MIN_SHARE = 0.3
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # BM25Retriever's default, used for queries too
 # BM25's words have two letters or more, so a version's numbers were no words at all: "When was GNU
 # make 4.3 released?" never found "Version 4.3 (19 Jan 2020)". A dotted number is also one word
-# ("4.3" → "4_3"), in chunks and queries alike; no row of the four public sets changed.
+# ("4.3" → "4_3"), in chunks and queries alike (alone it changed no public row; with
+# `with_numbers_first`, techdocs t18).
 _DOTTED_NUMBER = re.compile(r"\d+(?:\.\d+)+")
 
 
@@ -118,7 +119,7 @@ class HybridRetriever:
         # Each file's committed chunk ids (a dozen or so), looked up by a hit's source: a set of every
         # id took 0.27 s of a cold start at 1M chunks.
         self._files = manifest.files
-        self._live = any(entry.chunk_ids for entry in manifest.files.values())
+        self._has_chunks = any(entry.chunk_ids for entry in manifest.files.values())
         self._recent_days = settings.recent_days
         k = settings.candidates_k
         retrievers = []
@@ -126,7 +127,7 @@ class HybridRetriever:
         if mode in ("hybrid", "dense"):
             index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder)
             retrievers.append(index.as_retriever(similarity_top_k=k))
-        if mode in ("hybrid", "bm25") and self._live:
+        if mode in ("hybrid", "bm25") and self._has_chunks:
             try:  # memory-mapped: RSS at 20k chunks 519 → 475 MB, same answers and latency, and the
                 # pages are shared by every worker process on the machine
                 bm25 = keyword_retriever(store.bm25_dir(manifest))
@@ -157,7 +158,7 @@ class HybridRetriever:
         """The best `top_k` chunks for `query`, recent documents first; with `as_of`, as the
         documents stood on that day (without it, today, but a document dated later is kept:
         a wrong date in its front matter must not hide it)."""
-        if not self._live:
+        if not self._has_chunks:
             return []
         try:
             found = self._fusion.retrieve(query)
