@@ -1,6 +1,7 @@
 """Answer quality on every public question set, one table: the command issue 12 asks for.
 
-    python bench/quality.py [--sets dev,realtimeqa,realtimeqa2,techdocs] [--work DIR] [--json]
+    python bench/quality.py [--sets dev,realtimeqa,realtimeqa2,techdocs] [--add NAME=ROWS.jsonl:DOCS]
+                            [--work DIR] [--json]
 
 Each set's documents are indexed into their own data folder under --work (incrementally, so a
 second run only answers), then every row is answered as `citebot eval` does (dated rows as of
@@ -9,7 +10,8 @@ the answerable rows, accuracy per kind (fact, multi, followup), refusal rate on 
 rows, false refusals, cited-source hit, quotes verbatim, p50/p95 latency, and `after_turn`: the
 accuracy of the fact rows when each is asked after an unrelated turn (the previous row's question
 and answer), as in a chat that moves on to a new topic. Tune on some sets and read the others: a
-change that wins where it was tuned and loses elsewhere is noise.
+change that wins where it was tuned and loses elsewhere is noise. `--add` (repeatable) runs a set of
+your own beside them: rows in the `citebot eval` format, over a folder of documents.
 """
 
 from __future__ import annotations
@@ -42,6 +44,18 @@ def chosen_sets(parser: argparse.ArgumentParser, value: str) -> list[str]:
     if unknown := [n for n in names if n not in SETS]:
         parser.error(f"unknown set(s): {', '.join(unknown)}")
     return names
+
+
+def added_set(parser: argparse.ArgumentParser, value: str) -> str:
+    """Registers a NAME=ROWS.jsonl:DOCS set of the user's own in SETS and returns its name."""
+    name, _, paths = value.partition("=")
+    questions, _, docs = paths.rpartition(":")
+    if not (name and questions and docs) or name in SETS:
+        parser.error(f"--add wants NAME=ROWS.jsonl:DOCS with a new name, not {value!r}")
+    if not Path(questions).is_file() or not Path(docs).is_dir():
+        parser.error(f"--add {value}: {questions} must be a file and {docs} a folder")
+    SETS[name] = (Path(questions).resolve(), Path(docs).resolve())
+    return name
 
 
 def run_set(name: str, work: Path) -> tuple[EvalReport, list[bool]]:
@@ -81,10 +95,12 @@ def cell(name: str, value: float | int | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
+    parser.add_argument("--add", action="append", default=[], metavar="NAME=ROWS.jsonl:DOCS",
+                        help="also a set of your own (repeatable)")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "out" / "quality")
     parser.add_argument("--json", action="store_true", help="print every row too, as JSON")
     args = parser.parse_args()
-    names = chosen_sets(parser, args.sets)
+    names = chosen_sets(parser, args.sets) + [added_set(parser, value) for value in args.add]
     results = {name: run_set(name, args.work) for name in names}
     results["all"] = (EvalReport(rows=[row for r, _ in results.values() for row in r.rows]),
                       [ok for _, after in results.values() for ok in after])

@@ -269,8 +269,10 @@ def swapped_subject(question: str, last_question: str, subjects: SubjectTerms) -
     is jq distributed?" + "What about tmux?" → "Under which licence is tmux distributed?"), or ""
     when `question` is not elliptical or the last question names no one subject to swap."""
     match = _ELLIPTICAL.match(question)
-    if not match or len(match["subject"].split()) > 4 or not subjects.of(match["subject"]):
+    if not match or len(match["subject"].split()) > 4:
         return ""
+    if not subjects.of(match["subject"]):
+        return _swapped_modifiers(match["subject"], last_question)
     spans = sorted(found.span() for term in subjects.of(last_question)
                    for found in re.finditer(rf"(?<!\w){re.escape(term)}(?!\w)", last_question, re.I))
     merged: list[tuple[int, int]] = []
@@ -283,6 +285,23 @@ def swapped_subject(question: str, last_question: str, subjects: SubjectTerms) -
         return ""
     start, end = merged[0]
     return last_question[:start] + match["subject"] + last_question[end:]
+
+
+def _swapped_modifiers(subject: str, last_question: str) -> str:
+    """The last question with the words before `subject`'s head noun swapped for its own ("What is
+    the system bus designed to be?" + "What about the session bus?" → "…the session bus…"), or ""
+    when the head noun is not there once, or nothing would change."""
+    words = [w for w in subject.split() if w.lower() not in STOPWORDS]
+    if not 2 <= len(words) <= 3:
+        return ""
+    *modifiers, head = words
+    found = list(re.finditer(rf"(?<![\w-])((?:[\w-]+\s+){{{len(modifiers)}}})({re.escape(head)})(?![\w-])", last_question, re.I))
+    if len(found) != 1:
+        return ""
+    replaced = found[0].group(1).lower().split()
+    if replaced == [m.lower() for m in modifiers] or any(w in STOPWORDS or w in QUESTION_WORDS for w in replaced):
+        return ""
+    return last_question[: found[0].start()] + " ".join(modifiers) + " " + last_question[found[0].start(2) :]
 
 
 def resolve_followup(question: str, turns: Sequence[Turn], subjects: SubjectTerms | None = None) -> tuple[str, str]:
@@ -362,8 +381,11 @@ class ExtractiveAnswerer:
                 required and document and self.subjects.share_mentioned(required, titled(document), best.source) < 1):
             return refusal
         chosen = self._select(sentences, max_sentences or self.max_sentences)
-        if must_show(asked_type(question)) and not any(s.offers for s in chosen):
-            return refusal  # "What share…?" answered by sentences holding no share restate the question
+        # "What share…?" answered by sentences holding no share restate the question; the share must
+        # come from the answer's own document, not a supporting one ("When did Ada move to Tromso?":
+        # the copyright year of her other project is no answer).
+        if must_show(asked_type(question)) and not any(s.offers for s in chosen if s.source == best.source):
+            return refusal
         citations = [Citation(s.source, s.start_line, s.end_line, s.text, s.page) for s in chosen]
         text = " ".join(f"{one_line(s.text)} [{i}]" for i, s in enumerate(chosen, 1))
         return Answer(question=question, text=text, answerable=True, citations=citations, search_query=search_query)

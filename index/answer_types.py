@@ -61,7 +61,8 @@ _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.PERCENT: re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b|percentage points?\b)", re.I),
     AnswerType.NUMBER: re.compile(rf"(?<![\w.-]){_NUM}(?:\s?(?:%|[kmgt]i?b\b|bytes?\b|bits?\b|[kmg]hz\b|ms\b|kg\b|km\b|miles?\b"
                                   rf"|million\b|billion\b|trillion\b|thousand\b|hundred\b))?|\b{_NUMBER_WORD}\b|\b0x[0-9a-f]+\b", re.I),
-    AnswerType.VERSION: re.compile(r"\b[vV]?\d+(?:\.\d+)+[a-z]?\b|\b(?:version|release|v)\s?\d+[a-z]?\b", re.I),
+    # "version 1.10" is one candidate, not "version 1" and "10".
+    AnswerType.VERSION: re.compile(r"\b(?:version\s)?[vV]?\d+(?:\.\d+)+[a-z]?\b|\b(?:version|release|v)\s?\d+[a-z]?\b(?!\.\d)", re.I),
     AnswerType.EMAIL: re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
     AnswerType.URL: re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[\w-]+(?:\.[\w-]+)+[^\s<>\"')\]]*|\b[\w-]+\.(?:org|com|net|io)\b"),
     AnswerType.OPTION: re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"),
@@ -88,7 +89,7 @@ for _kind in _NAME_KINDS:
 # is also an address, a URL or a path.
 _CANDIDATES[AnswerType.PLACE] = re.compile("|".join(
     [_NAME, _CANDIDATES[AnswerType.EMAIL].pattern, _CANDIDATES[AnswerType.URL].pattern, r"(?<![\w/])~?/[\w.-]+(?:/[\w.-]+)+"]))
-_CANDIDATES[AnswerType.NAMED] = re.compile(rf"{_NAME}|“[^”]{{2,80}}”|\"[^\"]{{2,80}}\"|‘[^’]{{2,80}}’")
+_CANDIDATES[AnswerType.NAMED] = re.compile(rf"{_NAME}|“[^”]{{2,80}}”|\"[^\"]{{2,80}}\"|‘[^’]{{2,80}}’|`[^`\n]{{2,80}}`")
 _NAMED_KINDS = (*_NAME_KINDS, AnswerType.NAMED)
 
 # Question shape → the type asked for. The earliest match in the question wins (its
@@ -116,8 +117,11 @@ _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for 
     (r"\bhow (?:many|much|large|big|high|far|fast|deep|wide|heavy|tall|small)\b"
      rf"|\b(?:which|what) {_W}(?:number|amount|size|total|value|weight|port|uid|gid|level|limit|population|count|score)s?\b"
      r"|\bwhat (?:is|was|are) the (?:largest|smallest|maximum|minimum|highest|lowest|most|least|default)\b", AnswerType.NUMBER),
-    (rf"\b(?:which|what) {_W}(?:cve|rfc|id|identifier|code|file|files|command|program|tool|function|format|extension|"
+    (rf"\b(?:which|what) {_W}(?:cve|rfc|pep|id|identifier|code|file|files|format|extension|"
      r"suffix|endings?|field|header|key|directory|path|signal)s?\b", AnswerType.IDENTIFIER),
+    # A program's name is mostly a plain lower-case word ("install it with pipx"), which no
+    # identifier pattern finds: asked for, it is a named thing, which an answer may give unmarked.
+    (rf"\b(?:which|what) {_W}(?:command|program|tool|utility|function|library|package|daemon)s?\b", AnswerType.NAMED),
     (rf"^\W*(?:who|whom|whose)\b|\b(?:and )?who\b|\b(?:which|what) {_W}(?:person|people|man|woman|authors?|leader|president|"
      r"minister|secretary|chancellor|king|queen|prince|princess|player|actor|actress|singer|ceo|founder|maintainer|"
      r"developer|writer|star|coach|official|candidate|judge|senator|governor|director|spokesperson|politician)s?\b", AnswerType.PERSON),
@@ -173,9 +177,12 @@ def _spans(text: str, kind: AnswerType) -> list[tuple[str, int]]:
                 found = found[1:]
             elif opener.group(2) and opener.group(1).lower() in STOPWORDS:  # "After Biden’s…" names Biden
                 found[0] = (found[0][0][opener.end() - opener.start(1) :], opener.end())
-        # "Upstream-Name: jq", "Copyright: 2012 Ada Quill": a field's label names nothing, its value may.
+        # "Upstream-Name: jq", "Copyright: 2012 Ada Quill": a field's label names nothing, its value
+        # may ("LibYAML" of "Upstream-Name: LibYAML\nUpstream-Contact: …").
+        found = [(f.rpartition("\n")[0].rstrip(), start) if "\n" in f and text.startswith(":", start + len(f)) else (f, start)
+                 for f, start in found]
         found = [(f, start) for f, start in found if not _CALENDAR.fullmatch(f)
-                 and not (text.startswith(":", start + len(f)) and not text[:start].strip())]
+                 and not (text.startswith(":", start + len(f)) and not text[text.rfind("\n", 0, start) + 1 : start].strip())]
     if kind == AnswerType.NUMBER and not found:
         found = [(m.group(), m.start()) for m in _CANDIDATES[AnswerType.VERSION].finditer(text)]
     return found
@@ -196,16 +203,21 @@ def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
     asked = _fold(question)
     words = set(asked.split())
     count = kind == AnswerType.NUMBER and _COUNT_ASKED.search(question)
+    # A heading ("1.2 Measuring Program Resource Use") is one name and says nothing of it.
+    heading = _fold(_NUMBERING.sub("", text)) if kind == AnswerType.NAMED else None
     fresh = []
     for candidate, start in _spans(text, kind):
         folded = _fold(candidate)
-        if not folded or folded in asked or (kind not in NUMERIC and set(folded.split()) <= words):
+        if not folded or folded in asked or (kind not in NUMERIC and set(folded.split()) <= words) or folded == heading:
             continue
         if count and (text[start - 1 : start] in _CURRENCY or ((unit := _MEASURE.match(text, start))
                                                                and unit.group(1).lower() != count.group(1).lower())):
             continue
         fresh.append(candidate)
     return fresh
+
+
+_NUMBERING = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s+)?")  # a section number opening a heading
 
 
 def _fold(text: str) -> str:

@@ -116,7 +116,9 @@ class Engine:
         elif len(asked := clauses(resolved)) > 1:
             answer = answerer.answer_each(resolved, asked, search_query, hits, retriever.mentions)
         else:
-            said = turns[-1].answer if turns and search_query != text else ""
+            # A follow-up asks for what the last answer lacked; one asked of a new subject ("What
+            # about the session bus?", the query the swapped question itself) may find it said.
+            said = turns[-1].answer if turns and search_query not in (text, resolved) else ""
             answer = answerer.answer(resolved, search_query, hits, retriever.mentions, said)
         return replace(answer, question=text, resolved_question=resolved if resolved != text else "")
 

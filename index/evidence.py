@@ -25,7 +25,10 @@ _FILE_NAME = re.compile(r"(?<![\w.])[A-Za-z0-9_-]{2,}\.[a-z]{1,4}\b(?!\.\w)")  #
 _FIRST_WORD = re.compile(r"\W*(\w+)")
 # Short suffixes tried before a word counts as outside the vocabulary ("crawlers" → "crawl").
 _SUFFIXES = ("", "s", "es", "ers", "er", "ed", "ing", "ly")
-_SKIP = STOPWORDS | QUESTION_WORDS | {"going", "give", "list", "unless", "according"}
+# The names of kinds of files ("its README", "the FAQ") say where to look, not what about: a
+# sentence naming "README" (an RCS id line) is not thereby about mawk's version.
+_FILE_KINDS = {"readme", "news", "faq", "changelog", "copying", "authors", "todo"}
+_SKIP = STOPWORDS | QUESTION_WORDS | _FILE_KINDS | {"going", "give", "list", "unless", "according"}
 
 
 class SubjectTerms:

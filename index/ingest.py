@@ -184,6 +184,7 @@ class Indexer:
                 if moved:
                     self.store.commit(new)
             self._add_missing_sentences(new, report, progress)
+            sentences.drop_orphans()
             self._collect_garbage(new)
             report.total_files = len(new.files)
             report.total_chunks = sum(len(e.chunk_ids) for e in new.files.values())

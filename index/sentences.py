@@ -35,17 +35,19 @@ _SCHEMA = (
 _LOOKUP_PAGE = 500  # SQLite host parameters per query
 # Bumped whenever chunking.sentence_spans cuts differently: sentences stored under the old cuts
 # would no longer be found, so they are computed again.
-SPLITTING = 2
+SPLITTING = 3
 
 
-# "License: MIT", "Maintainer: Ada Quill": a field and its value answer in two words.
+# "License: MIT", "Maintainer: Ada Quill": a field and its value answer in two words; so does a
+# title with its version ("FreeType 2.12.1").
 _FIELD = re.compile(r"\s*[A-Z][\w-]{1,30}:\s+\S")
+_VERSIONED = re.compile(r"\b\d+(?:\.\d+)+\b")
 
 
 def is_candidate(sentence: str) -> bool:
-    """A piece of text worth quoting as an answer: three words or more, or a field with its value."""
+    """A piece of text worth quoting as an answer: three words or more, or a field or a name with its value."""
     words = len(tokenize(sentence))
-    return words >= 3 or (words == 2 and bool(_FIELD.match(sentence)))
+    return words >= 3 or (words == 2 and bool(_FIELD.match(sentence) or _VERSIONED.search(sentence)))
 
 
 def file_sentences(source: SourceText) -> list[str]:
@@ -84,8 +86,10 @@ class SentenceVectors:
 
     def reset(self, embedder_id: str, clear: bool = False) -> None:
         """Start empty when told to (`clear`), when the vectors on disk come from another
-        embedder or sentence splitting (or none are there), or when the file is damaged: it holds nothing that
-        indexing cannot compute again."""
+        embedder (or none are there), or when the file is damaged: it holds nothing that indexing
+        cannot compute again. After a change of sentence splitting, every file's sentences are
+        listed again but the vectors are kept: a vector belongs to a sentence's text, so only
+        the sentences cut differently are embedded (`drop_orphans` then drops those no file holds)."""
         with self._lock:
             try:
                 row = self.db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
@@ -100,10 +104,13 @@ class SentenceVectors:
             made_by = f"{embedder_id} splitting {SPLITTING}"
             if row and row[0] == made_by and not clear:
                 return
+            resplit = bool(row) and not clear and row[0].rpartition(" splitting ")[0] == embedder_id
             with self._transaction():
-                for table in ("vectors", "uses", "files"):
+                for table in ("uses", "files") if resplit else ("vectors", "uses", "files"):
                     self.db.execute(f"DELETE FROM {table}")
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder', ?)", (made_by,))
+                if resplit:  # kept in the file, so that a run killed before drop_orphans still drops them
+                    self.db.execute("INSERT OR REPLACE INTO meta VALUES ('orphans', 'maybe')")
 
     def files(self) -> set[str]:
         """Content hashes of the file versions whose sentences are stored."""
@@ -151,6 +158,16 @@ class SentenceVectors:
                 self.db.executemany("DELETE FROM files WHERE file_sha = ?", dead)
                 self.db.executemany("DELETE FROM uses WHERE file_sha = ?", dead)
                 self.db.execute("DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM uses WHERE uses.sha = vectors.sha)")
+
+    def drop_orphans(self) -> None:
+        """After every file's sentences were listed again (`reset` on a change of splitting), drop
+        the vectors of the sentences that no file holds any more."""
+        with self._lock:
+            if self.db.execute("SELECT 1 FROM meta WHERE key = 'orphans'").fetchone() is None:
+                return
+            with self._transaction():
+                self.db.execute("DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM uses WHERE uses.sha = vectors.sha)")
+                self.db.execute("DELETE FROM meta WHERE key = 'orphans'")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

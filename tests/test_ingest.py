@@ -59,12 +59,13 @@ def test_sentence_spans_keep_abbreviations_together():
     ]
 
 
-def test_a_set_off_address_ends_its_sentence_and_wrapped_lines_do_not():
+def test_a_blank_line_ends_a_sentence_unless_a_colon_sets_off_what_follows():
     text = ("Bug reports are welcome. Please send by email to:\n\n\tlist@example.org\n\nOr open an issue.\n"
-            "The release was made\n\nBy Paul Eggert in 2001.")
+            "FreeType 2.12.1\n\nHomepage: https://example.org\n\nIt renders fonts,\nwrapped at the line.\n\n"
+            "etc.\n\nand so on.")
     assert [text[s:e] for s, e in sentence_spans(text)] == [
         "Bug reports are welcome.", "Please send by email to:\n\n\tlist@example.org", "Or open an issue.",
-        "The release was made\n\nBy Paul Eggert in 2001.",
+        "FreeType 2.12.1", "Homepage: https://example.org", "It renders fonts,\nwrapped at the line.", "etc.", "and so on.",
     ]
 
 
@@ -299,3 +300,36 @@ def test_answers_look_up_the_sentence_vectors_indexing_stored(tmp_path, corpus, 
     assert damaged.reindex().embedded_sentences == len(kept)
     store.unlink()
     assert make_engine(tmp_path / "data", corpus).reindex().embedded_sentences == len(kept)
+
+
+def test_a_change_of_sentence_splitting_embeds_only_the_sentences_cut_differently(tmp_path, monkeypatch):
+    """Stored vectors belong to sentence texts: after an upgrade that splits one paragraph in two,
+    re-indexing embeds those two and drops the old joined one, and every other vector is kept."""
+    import citebot.ingest
+    import citebot.sentences
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "readme.txt").write_text("Zapper 3.1 is a small tool.\n\nIt zaps the cache nightly.\n"
+                                     "Run it with the force flag set.\n", encoding="utf-8")
+    engine = make_engine(tmp_path / "data", docs)
+    engine.reindex()
+    before = set(file_sentences(read_source(docs / "readme.txt")))
+
+    joined = ["Zapper 3.1 is a small tool. It zaps the cache nightly.", "Run it with the force flag set."]
+    monkeypatch.setattr(citebot.sentences, "SPLITTING", citebot.sentences.SPLITTING + 1)
+    monkeypatch.setattr(citebot.ingest, "file_sentences", lambda source: joined)  # the new release cuts like this
+    report = make_engine(tmp_path / "data", docs).reindex()
+    assert report.embedded_sentences == 1  # the joined sentence only; the other one was kept
+    store = engine.store.sentences
+    assert store.lookup(joined).keys() == set(joined)
+    assert not store.lookup(sorted(before - set(joined)))  # vectors of sentences no file holds are gone
+
+
+def test_in_double_spaced_text_a_blank_line_is_only_a_line_break():
+    """Text copied out of a PDF with a blank line after every wrapped line keeps its sentences whole."""
+    wrapped = "".join(f"Pump {n} of the plant was checked on a Monday and\n\nfound to work, said the\n\n"
+                      f"engineer in charge.\n\n" for n in range(6))
+    spans = [wrapped[s:e] for s, e in sentence_spans(wrapped)]
+    assert spans[0] == "Pump 0 of the plant was checked on a Monday and\n\nfound to work, said the\n\nengineer in charge."
+    assert len(spans) == 6

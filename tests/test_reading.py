@@ -449,6 +449,20 @@ def test_an_elliptical_follow_up_asks_the_last_question_of_its_new_subject(tmp_p
     assert "MIT" in second.citations[0].quote and second.citations[0].source == "frobtool-readme", second.text
 
 
+def test_an_elliptical_follow_up_of_common_words_swaps_the_words_before_its_noun(tmp_path):
+    """"What about the session bus?" after "…the system bus…": the same question of the other bus,
+    whose sentence the last answer quoted already (before: that sentence lost to another one)."""
+    engine = engine_over(tmp_path, {"busd-readme": (
+        "Busd is a message bus daemon.\n\nOn Unix systems, the system bus is designed to be a security boundary "
+        "between users.\n\nOn Unix systems, the session bus is designed to be used by a single user.\n\n"
+        "On Unix systems, the session bus and the system bus are both documented in the busd specification.\n")})
+    first = engine.ask("On Unix, what is the busd system bus designed to be?")
+    assert any("single user" in c.quote for c in first.citations), first.text  # quoted already
+    second = engine.ask("What about the session bus?", [first.turn()])
+    assert second.resolved_question == "On Unix, what is the busd session bus designed to be?"
+    assert "single user" in second.citations[0].quote, second.text
+
+
 def test_a_short_question_naming_no_subject_continues_the_conversation(tmp_path):
     """"Where should bug reports go?" after "Who maintains quxtool?" asks about quxtool; one naming
     its own subject, or a longer one, is asked as it is."""
