@@ -38,8 +38,10 @@ class AnswerType(str, Enum):
 
 
 _MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-_NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
-                r"forty|fifty|sixty|hundred|thousand|million|billion|trillion|dozen|half|a few|several)")
+_COUNT_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+               r"forty|fifty|sixty|hundred|thousand|million|billion|trillion|dozen|half)")
+# "for several years" says how long, but "several areas" says no amount ("How much memory…?").
+_NUMBER_WORD = rf"(?:{_COUNT_WORD}|a few|several)"
 _UNIT_TIME = r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?|centuries|century|ms|milliseconds?)"
 _NUM = r"\d[\d,]*(?:\.\d+)?"
 _WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
@@ -60,7 +62,7 @@ _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
                                  rf"|\b{_NUM}\s?(?:million|billion|trillion)?\s?(?:dollars|euros|pounds|yuan|yen|rupees|usd|eur|cents)\b", re.I),
     AnswerType.PERCENT: re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b|percentage points?\b)", re.I),
     AnswerType.NUMBER: re.compile(rf"(?<![\w.-]){_NUM}(?:\s?(?:%|[kmgt]i?b\b|bytes?\b|bits?\b|[kmg]hz\b|ms\b|kg\b|km\b|miles?\b"
-                                  rf"|million\b|billion\b|trillion\b|thousand\b|hundred\b))?|\b{_NUMBER_WORD}\b|\b0x[0-9a-f]+\b", re.I),
+                                  rf"|million\b|billion\b|trillion\b|thousand\b|hundred\b))?|\b{_COUNT_WORD}\b|\b0x[0-9a-f]+\b", re.I),
     # "version 1.10" is one candidate, not "version 1" and "10".
     AnswerType.VERSION: re.compile(r"\b(?:version\s)?[vV]?\d+(?:\.\d+)+[a-z]?\b|\b(?:version|release|v)\s?\d+[a-z]?\b(?!\.\d)", re.I),
     AnswerType.EMAIL: re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),

@@ -14,7 +14,8 @@ from llama_index.core import VectorStoreIndex
 from llama_index.core.llms import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore
+from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
+from llama_index.retrievers.bm25 import BM25Retriever
 
 from citebot.config import Settings
 from citebot.embedding import OnnxSentenceEmbedding
@@ -51,15 +52,15 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
                           token_pattern=TOKEN_PATTERN, return_ids=False, show_progress=False)
 
 
-def keyword_retriever(folder: Path) -> Any:
-    """The BM25 retriever of a saved generation, reading queries as `bm25_tokens` reads chunks."""
-    from llama_index.core.schema import QueryBundle
-    from llama_index.retrievers.bm25 import BM25Retriever
+class KeywordRetriever(BM25Retriever):
+    """BM25Retriever reading queries as `bm25_tokens` reads chunks (dotted numbers as words too)."""
 
-    class KeywordRetriever(BM25Retriever):
-        def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-            return super()._retrieve(QueryBundle(keyword_text(query_bundle.query_str)))
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return super()._retrieve(QueryBundle(keyword_text(query_bundle.query_str)))
 
+
+def keyword_retriever(folder: Path) -> BM25Retriever:
+    """The keyword retriever of a saved generation, memory-mapped."""
     return KeywordRetriever.from_persist_dir(str(folder), show_progress=False, mmap=True)
 
 
@@ -74,7 +75,6 @@ def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: Sequence[Ba
     """
     import bm25s
     from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
-    from llama_index.retrievers.bm25 import BM25Retriever
 
     corpus, tokens = _load_generation(previous) if previous else ({}, {})
     corpus = {i: d for i, d in corpus.items() if i in live_ids}
