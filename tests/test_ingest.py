@@ -59,13 +59,14 @@ def test_sentence_spans_keep_abbreviations_together():
     ]
 
 
-def test_a_blank_line_ends_a_sentence_unless_a_colon_sets_off_what_follows():
+def test_a_blank_line_ends_a_sentence_unless_a_colon_or_a_headline_leads_into_what_follows():
     text = ("Bug reports are welcome. Please send by email to:\n\n\tlist@example.org\n\nOr open an issue.\n"
             "FreeType 2.12.1\n\nHomepage: https://example.org\n\nIt renders fonts,\nwrapped at the line.\n\n"
-            "etc.\n\nand so on.")
+            "etc.\n\nand so on.\n\nHeat waves\n\nFires burned across Europe.\n\n[![badge](b.svg)](ci)\n\nDocs are online.")
     assert [text[s:e] for s, e in sentence_spans(text)] == [
         "Bug reports are welcome.", "Please send by email to:\n\n\tlist@example.org", "Or open an issue.",
         "FreeType 2.12.1", "Homepage: https://example.org", "It renders fonts,\nwrapped at the line.", "etc.", "and so on.",
+        "Heat waves\n\nFires burned across Europe.", "[![badge](b.svg)](ci)", "Docs are online.",
     ]
 
 
