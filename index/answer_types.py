@@ -199,6 +199,9 @@ _MEASURE = re.compile(r"\S*(?:\s+(?:million|billion|thousand|hundred|trillion))?
                       r"feet|foot|inch(?:es)?|gallons?|lit(?:er|re)s?|barrels?|acres?|hectares?|degrees?|mph|dollars|euros)\b)", re.I)
 
 
+_NUMBERING = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s+)?")  # a section number opening a heading
+
+
 def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
     """Candidates of `kind` in `text` that the question itself does not contain (a possessive
     "Trump’s" is the question's "Trump")."""
@@ -217,9 +220,6 @@ def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
             continue
         fresh.append(candidate)
     return fresh
-
-
-_NUMBERING = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s+)?")  # a section number opening a heading
 
 
 def _fold(text: str) -> str:

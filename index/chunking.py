@@ -111,11 +111,12 @@ def _prose_spans(text: str, start: int, end: int | None) -> Iterator[tuple[int, 
     cursor = start
     line_breaks_only = _double_spaced(text)
     for match in _BOUNDARY.finditer(text, start, end):
-        if match.group("blank") is not None and (line_breaks_only or _HEADLINE.fullmatch(text[cursor : match.start()].strip())):
+        blank = match.group("blank") is not None
+        if blank and (line_breaks_only or _HEADLINE.fullmatch(text[cursor : match.start()].strip())):
             continue
         before = _WORD_BEFORE.search(text, cursor, match.start() + 1)
         word = before.group(1).lower() if before else ""
-        if match.group().startswith(("!", "?", "\n")) or match.group("blank") is not None:
+        if blank or match.group().startswith(("!", "?", "\n")):
             word = ""
         if word in _ABBREVIATIONS or _INITIALS.fullmatch(word):
             continue
