@@ -45,7 +45,7 @@ def grow_to(target_chunks: int, docs: Path, engine: Engine, articles: list[Path]
     added_seconds = 0.0
     while True:
         manifest = engine.store.load_manifest()
-        total = sum(len(e.chunk_ids) for e in manifest.files.values())
+        total = manifest.chunk_count
         if total >= target_chunks:
             return {"chunks": total, "files": len(manifest.files), "index_s": added_seconds}
         # Roughly 13.5 chunks per article: copy what the target still needs, less the copies an

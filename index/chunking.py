@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ from llama_index.core.schema import BaseNode, Document, MetadataMode, TextNode
 from pydantic import PrivateAttr
 
 from citebot.sources import SourceText
+from citebot.store import chunk_id
 
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "st", "jr", "sr", "gen", "sen", "rep", "gov", "lt", "col", "prof",
@@ -133,12 +133,6 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         end -= 1
     if start < end:
         yield start, end
-
-
-def chunk_id(model: str, source: str, file_sha: str, ordinal: int) -> str:
-    """Stable id: the same file content, embedded by the same model, always yields the same ids."""
-    digest = hashlib.sha256(f"{model}\0{source}\0{file_sha}\0{ordinal}".encode()).digest()
-    return str(uuid.UUID(bytes=digest[:16]))
 
 
 class LineChunker(NodeParser):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from citebot.errors import DamagedIndexError
 from citebot.sources import file_digest
-from citebot.store import ChunkStore, FileEntry, Manifest
+from citebot.store import ChunkStore, FileEntry, Manifest, chunk_id
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,10 @@ def recover_manifest(store: ChunkStore, sources: Path, embedder: str) -> Manifes
         if not path.is_file():
             continue
         digest = file_digest(path)
-        if digest in versions:
+        ids = set(versions.get(digest, ()))
+        if ids and ids == {chunk_id(embedder, key, digest, i) for i in range(len(ids))}:
             stat = path.stat()
-            files[key] = FileEntry(str(path), digest, sorted(versions[digest]), stat.st_size, stat.st_mtime)
+            files[key] = FileEntry(str(path), digest, len(ids), stat.st_size, stat.st_mtime)
     generation = max(store.bm25_generations(), default=0) + 1
     dropped = sorted(set(stored) - set(files))
     if dropped:
@@ -81,7 +82,7 @@ def missing_chunks(store: ChunkStore, manifest: Manifest) -> dict[str, int]:
     if store.collection.count() >= len(expected):
         return {}
     present = store.existing_ids(sorted(expected))
-    lacking = {key: sum(c not in present for c in entry.chunk_ids) for key, entry in manifest.files.items()}
+    lacking = {key: sum(c not in present for c in manifest.ids_of(key)) for key in manifest.files}
     return {key: n for key, n in lacking.items() if n}
 
 
@@ -102,7 +103,7 @@ def check(store: ChunkStore, sources: Path) -> list[Finding]:
     if missing:
         findings.append(Finding(f"{sum(missing.values())} chunks of {len(missing)} files are missing from Chroma",
                                 "embed those files again"))
-    orphans = store.collection.count() - (len(manifest.chunk_ids()) - sum(missing.values()))
+    orphans = store.collection.count() - (manifest.chunk_count - sum(missing.values()))
     if orphans > 0:
         findings.append(Finding(f"{orphans} chunks in Chroma belong to no indexed file", "delete them"))
     if manifest.files and not store.bm25_readable(manifest):

@@ -198,7 +198,7 @@ class Engine:
 
     def sources(self) -> list[SourceInfo]:
         manifest = self.store.load_manifest()
-        return [SourceInfo(key, len(e.chunk_ids), e.path) for key, e in sorted(manifest.files.items())]
+        return [SourceInfo(key, e.chunks, e.path) for key, e in sorted(manifest.files.items())]
 
     def _current(self) -> tuple[HybridRetriever, ExtractiveAnswerer]:
         """The retriever for the committed index, reloaded when another process re-indexed."""

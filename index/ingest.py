@@ -21,7 +21,7 @@ from citebot.errors import DamagedIndexError, IngestError
 from citebot.models import IndexReport
 from citebot.sentences import file_sentences
 from citebot.sources import SourceError, SourceText, file_digest
-from citebot.store import ChunkStore, FileEntry, Manifest, StoreError
+from citebot.store import MANIFEST_VERSION, ChunkStore, FileEntry, Manifest, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class Indexer:
             pending_sentences: list[tuple[str, list[str]]] = []  # (file content hash, its sentences)
             new_nodes: list[TextNode] = []  # chunks the last committed manifest lacks
             run_vectors: dict[str, np.ndarray] = {}  # text hash → vector, oldest first (_RUN_VECTORS)
-            committed, committed_chunks = old, len(old.chunk_ids())
+            committed, committed_chunks = old, old.chunk_count
             for done, (item, digest) in enumerate(todo, 1):
                 previous = files.pop(item.key, None)
                 read = self._chunk(item, digest, report)
@@ -155,7 +155,7 @@ class Indexer:
                     pending_sentences.append((digest, file_sentences(source)))
                     (report.changed if previous or item.key in old.files else report.added).append(item.key)
                     stat = item.path.stat()
-                    files[item.key] = FileEntry(str(item.path), digest, [n.node_id for n in nodes], stat.st_size, stat.st_mtime)
+                    files[item.key] = FileEntry(str(item.path), digest, len(nodes), stat.st_size, stat.st_mtime)
                     # A killed run's chunks are found by text hash in _embed_and_store, like copies.
                     pending.extend(nodes)
                     new_nodes.extend(nodes)
@@ -172,7 +172,7 @@ class Indexer:
                         interim = Manifest(self.embedder.model_id, committed.generation + 1, dict(files))
                         self._commit(committed, interim, new_nodes, rebuild)
                         committed, new_nodes = interim, []
-                        committed_chunks = len(interim.chunk_ids())
+                        committed_chunks = interim.chunk_count
                 if progress:
                     progress(done, len(todo), report.embedded_chunks)
             new = Manifest(embedder=self.embedder.model_id, generation=committed.generation + 1, files=files)
@@ -181,13 +181,13 @@ class Indexer:
                 self._commit(committed, new, new_nodes, rebuild or bm25_broken)
             else:
                 new = replace(old, files=files)
-                if moved:
+                if moved or old.version != MANIFEST_VERSION:
                     self.store.commit(new)
             self._add_missing_sentences(new, report, progress)
             sentences.drop_orphans()
             self._collect_garbage(new)
             report.total_files = len(new.files)
-            report.total_chunks = sum(len(e.chunk_ids) for e in new.files.values())
+            report.total_chunks = new.chunk_count
             report.seconds = time.monotonic() - started
             for path, reason in report.skipped:
                 log.warning("skipped %s: %s", path, reason)

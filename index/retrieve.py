@@ -116,10 +116,11 @@ class HybridRetriever:
 
     def __init__(self, store: ChunkStore, embedder: OnnxSentenceEmbedding, settings: Settings,
                  manifest: Manifest, mode: Mode = "hybrid") -> None:
-        # Each file's committed chunk ids (a dozen or so), looked up by a hit's source: a set of every
-        # id took 0.27 s of a cold start at 1M chunks.
-        self._files = manifest.files
-        self._has_chunks = any(entry.chunk_ids for entry in manifest.files.values())
+        # Each file's committed chunk ids (a dozen or so), derived when a hit of that file is met: a
+        # set of every id took 0.27 s of a cold start at 1M chunks.
+        self._manifest = manifest
+        self._ids: dict[str, frozenset[str]] = {}
+        self._has_chunks = any(entry.chunks for entry in manifest.files.values())
         self._recent_days = settings.recent_days
         k = settings.candidates_k
         retrievers = []
@@ -144,6 +145,13 @@ class HybridRetriever:
             use_async=False, similarity_top_k=k,
         )
 
+    def _committed(self, node: BaseNode) -> bool:
+        """The chunk is one the manifest names (not a leftover of an uncommitted or killed run)."""
+        key = str(node.metadata.get("source", ""))
+        if key not in self._ids:
+            self._ids[key] = frozenset(self._manifest.ids_of(key)) if key in self._manifest.files else frozenset()
+        return node.node_id in self._ids[key]
+
     def mentions(self, word: str) -> bool:
         """True when some indexed chunk holds `word` (as BM25 tokenises it); True without BM25."""
         if self._bm25 is None:
@@ -165,8 +173,7 @@ class HybridRetriever:
         except Exception as exc:  # chromadb/httpx raise many types; all mean the store failed
             raise StoreError(f"the vector store failed ({type(exc).__name__}); it may be restarting") from exc
         # Chunks outside the manifest belong to an uncommitted (or killed) index run.
-        hits = [hit for hit in found if (entry := self._files.get(hit.node.metadata.get("source", "")))
-                and hit.node.node_id in entry.chunk_ids]
+        hits = [hit for hit in found if self._committed(hit.node)]
         hits = point_in_time(hits, as_of or date.today(), self._recent_days, leave_out_later=as_of is not None)
         return with_numbers_first(hits, query)[:top_k]
 

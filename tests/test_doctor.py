@@ -101,10 +101,32 @@ def test_orphan_chunks_and_rebuild_with_an_unreadable_manifest(damaged):
     gone = manifest.files.pop("001_8be9586db7580ad7.txt")
     engine.store.commit(manifest)  # its chunks stay in Chroma with no file naming them
     (finding,) = make_engine(data, docs).doctor().findings
-    assert finding.problem == f"{len(gone.chunk_ids)} chunks in Chroma belong to no indexed file"
+    assert finding.problem == f"{gone.chunks} chunks in Chroma belong to no indexed file"
     (data / "manifest.json").write_text("{")
     report = make_engine(data, docs).reindex(rebuild=True)
     assert report.total_files == 2 and make_engine(data, docs).doctor().findings == []
+
+
+def test_a_manifest_listing_chunk_ids_is_read_and_rewritten_as_counts(damaged):
+    """A data folder of an older citebot (manifest version 1 listed every chunk id) answers as
+    before; the next `citebot index` rewrites its manifest without re-embedding anything."""
+    data, docs = damaged
+    current = make_engine(data, docs)
+    expected, manifest = current.ask(QUESTION), current.store.load_manifest()
+    payload = json.loads((data / "manifest.json").read_text())
+    payload["version"] = 1
+    for key, entry in payload["files"].items():
+        entry["chunk_ids"] = manifest.ids_of(key)
+        del entry["chunks"]
+    (data / "manifest.json").write_text(json.dumps(payload))
+    old = make_engine(data, docs)
+    assert old.ask(QUESTION) == expected
+    report = old.reindex()
+    assert report.embedded_chunks == 0 and report.total_chunks == manifest.chunk_count
+    rewritten = json.loads((data / "manifest.json").read_text())
+    assert rewritten["version"] == 2 and {e["chunks"] for e in rewritten["files"].values()} == \
+        {e.chunks for e in manifest.files.values()}
+    assert make_engine(data, docs).ask(QUESTION) == expected
 
 
 def test_too_little_free_space_stops_indexing_before_it_starts(damaged, monkeypatch):

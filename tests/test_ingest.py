@@ -189,14 +189,14 @@ def test_renamed_and_copied_files_reuse_stored_vectors(tmp_path, corpus):
     (corpus / "copy" / "seed.txt").write_text((corpus / "001_8be9586db7580ad7.txt").read_text())
     report = engine.reindex()
     assert sorted(report.added) == ["copy/seed.txt", "renamed.txt"] and report.removed == ["000_9a5dfcf5d4d692d9.txt"]
-    unchanged = len(engine.store.load_manifest().files["001_8be9586db7580ad7.txt"].chunk_ids)
+    unchanged = engine.store.load_manifest().files["001_8be9586db7580ad7.txt"].chunks
     assert report.embedded_chunks == 0 and report.reused_chunks == report.total_chunks - unchanged > 0
     assert report.total_chunks > first.total_chunks and engine.store.collection.count() == report.total_chunks
     answer = engine.ask("Which five minerals did Beijing put under export controls?")
     assert answer.citations[0].source == "renamed.txt"
     # A rebuild takes no stored vector: it runs the model once on every distinct text.
     rebuilt = engine.reindex(rebuild=True)
-    copied = len(engine.store.load_manifest().files["copy/seed.txt"].chunk_ids)
+    copied = engine.store.load_manifest().files["copy/seed.txt"].chunks
     assert rebuilt.reused_chunks == copied and rebuilt.embedded_chunks == rebuilt.total_chunks - copied
 
 
@@ -208,9 +208,9 @@ def test_copies_indexed_in_one_run_are_embedded_once(tmp_path, corpus):
         (corpus / folder / "seed.txt").write_text(text)
     engine = make_engine(tmp_path / "data", corpus)
     report = engine.reindex()
-    copy_chunks = len(engine.store.load_manifest().files["a/seed.txt"].chunk_ids)
+    copy_chunks = engine.store.load_manifest().files["a/seed.txt"].chunks
     assert report.reused_chunks == 3 * copy_chunks and report.embedded_chunks == report.total_chunks - 3 * copy_chunks
-    stored = engine.store.collection.get(ids=engine.store.load_manifest().files["c/seed.txt"].chunk_ids,
+    stored = engine.store.collection.get(ids=engine.store.load_manifest().ids_of("c/seed.txt"),
                                          include=["embeddings"])["embeddings"]
     assert all(float(v @ v) > 0.99 for v in stored)  # real unit vectors, not placeholders
 
