@@ -36,7 +36,7 @@ from citebot.embedding import OnnxSentenceEmbedding, VectorCache
 from citebot.evidence import SubjectTerms, places_of
 from citebot.models import Answer, Citation, Turn, one_line
 from citebot.sentences import is_candidate
-from citebot.sources import SourceText
+from citebot.sources import SourceText, path_title
 from citebot.stemming import SharedStemmer
 from citebot.words import QUESTION_WORDS, STOPWORDS, content_terms, content_words, names_in, tokenize
 
@@ -45,8 +45,10 @@ _SENTENCE_REACH = 600  # characters read around a chunk to complete its first an
 
 _ANAPHORA = re.compile(r"\b(it|its|he|she|him|his|her|they|them|their|this|that|these|those|there|then)\b", re.I)
 
-# A sentence opening like this continues the one before it ("It would be very selfish ...").
-_CONTINUES = re.compile(r"^\W*(?:it|he|she|they|this|that|these|those|his|her|their|its|the point|such)\b", re.I)
+# A sentence opening like this continues the one before it ("It would be very selfish ...",
+# "Instead, the output contains a null timestamp." after "… no longer contains the current time").
+_CONTINUES = re.compile(r"^\W*(?:it|he|she|they|this|that|these|those|his|her|their|its|the point|such|instead|"
+                        r"rather|however|thus|therefore|hence|otherwise|previously|now|as a result|in other words)\b", re.I)
 
 
 @dataclass
@@ -128,6 +130,14 @@ class Weights:
     # other years only ("won the last two Stanley Cups in 2020 and 2021"), unless a date is asked
     # (realtimeqa 0.658 → 0.671 at 0.2 or 0.3; the other three sets unchanged).
     other_year: float = 0.2
+    # Likewise a conversation fixing a release ("When was gzip 1.12 released?" → "What did it
+    # change about 'gzip -l'?") is not answered by another release's heading ("Major changes in
+    # Gzip 1.3.11"), unless a version is asked.
+    other_version: float = 0.2
+    # "License: GPL-3+" for "Under which licence…?": a field named by the question's own word,
+    # holding a candidate of the asked type, states the answer (a passing "See the GNU General
+    # Public License for more details" only mentions one).
+    field_answer: float = 0.12
     # Further sentences are quoted when they score at least this share of the best;
     # one from another document, or one continuing the best, at a lower share.
     keep_ratio: float = 0.85
@@ -351,7 +361,7 @@ class ExtractiveAnswerer:
         self.max_embedded = max_embedded
         self.weights = weights or Weights()
         self.subjects = SubjectTerms(embedder.is_common_word)
-        self._stem = SharedStemmer(fold_spelling=True)
+        self._stem = SharedStemmer()
 
     def answer(self, question: str, search_query: str, hits: list[NodeWithScore],
                corpus_mentions: Callable[[str], bool] | None = None, said: str = "",
@@ -378,7 +388,7 @@ class ExtractiveAnswerer:
         unrelated = (not best.extreme and best.overlap < self.weights.min_overlap
                      and best.similarity < self.weights.min_similarity)
         if unrelated or best.covers < self.weights.min_covers or (
-                required and document and self.subjects.share_mentioned(required, titled(document), best.source) < 1):
+                required and document and self.subjects.share_mentioned(required, titled(document, best.source), best.source) < 1):
             return refusal
         chosen = self._select(sentences, max_sentences or self.max_sentences)
         # "What share…?" answered by sentences holding no share restate the question; the share must
@@ -405,13 +415,12 @@ class ExtractiveAnswerer:
         text = " ".join(f"{one_line(c.quote)} [{i}]" for i, c in enumerate(citations, 1))
         return Answer(question=question, text=text, answerable=True, citations=citations, search_query=search_query)
 
-    def answer_each(self, question: str, asked: list[str], search_query: str, hits: list[NodeWithScore],
-                    corpus_mentions: Callable[[str], bool] | None = None) -> Answer:
-        """A question asking several things (`asked`, its `clauses`): the best sentence for each from
-        the same passages, each read with the whole question's subject ("who should bug reports go
-        to?" is about mawk's README, not the sed FAQ's bug list)."""
+    def clause_queries(self, asked: list[str], search_query: str) -> list[str]:
+        """The retrieval query of each clause of a question asking several things: a clause naming
+        no subject of its own is read with the whole question's ("who should bug reports go to?"
+        is about mawk's README, not the sed FAQ's bug list)."""
         subject = " ".join(self.subjects.of(without_source_pointer(search_query)))
-        return self.combine(question, search_query, [(c, f"{c} {subject}", hits) for c in asked], corpus_mentions)
+        return [clause if self.subjects.of(clause) else f"{clause} {subject}" for clause in asked]
 
     def score(self, question: str, search_query: str, hits: list[NodeWithScore], said: str = "",
               in_part: bool = False) -> list[Sentence]:
@@ -440,6 +449,7 @@ class ExtractiveAnswerer:
         covers: dict[str, float] = {}
         question_terms = set(self._stem(content_terms(bare)))
         asked_years = set(_YEAR.findall(bare))
+        asked_versions = set(_DOTTED.findall(reading)) if asked != AnswerType.VERSION else set()
         for sentence, own, prior, tokens in zip(sentences, terms, before, words, strict=True):
             # Words only in the previous sentence count half: "It ..." leans on it.
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
@@ -450,7 +460,7 @@ class ExtractiveAnswerer:
             sentence.typed = typed = w.offers * count if sentence.offers else -w.lacks if is_typed(asked) else 0.0
             if sentence.source not in covers:  # once per document, not per sentence
                 document = self.sources(sentence.source)
-                covers[sentence.source] = (self.subjects.share_mentioned(specific, titled(document), sentence.source)
+                covers[sentence.source] = (self.subjects.share_mentioned(specific, titled(document, sentence.source), sentence.source)
                                            if document else 0.0)
             sentence.covers = covers[sentence.source]
             named = self.subjects.share_mentioned(subject, sentence.text) if subject and in_part else 0.0
@@ -461,9 +471,16 @@ class ExtractiveAnswerer:
             restating = asked != AnswerType.YES_NO and not (sentence.offers and asked in NUMERIC)
             years = set(_YEAR.findall(sentence.text)) if asked_years and asked != AnswerType.DATE else set()
             other_year = bool(years) and not years & asked_years
+            versions = set(_DOTTED.findall(sentence.text)) if asked_versions else set()
+            other_version = bool(versions) and not versions & asked_versions
+            fielded = bool(sentence.offers) and any(
+                self._stem([label.lower()])[0] in question_terms and any(o in value for o in sentence.offers)
+                for label, value in _FIELD_LINE.findall(sentence.text))
             sentence.score = (
                 w.lexical * sentence.overlap
                 - w.other_year * other_year
+                - w.other_version * other_version
+                + w.field_answer * fielded
                 - (w.restates * max(0.0, sentence.restates - w.restates_from) / (1 - w.restates_from) if restating else 0.0)
                 + typed
                 + w.rank_prior / (1 + sentence.rank)
@@ -561,6 +578,8 @@ class ExtractiveAnswerer:
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")  # a year the question or a sentence names
+_FIELD_LINE = re.compile(r"^[ \t]*([A-Z][\w-]{1,30}):[ \t]+(\S.*)$", re.M)  # "License: GPL-3+"
+_DOTTED = re.compile(r"(?:(?<=\bv)|(?<![\w.]))\d+(?:\.\d+)+")  # a release ("1.12", "3.0.19")
 
 
 def _restated(terms: set[str], question: set[str]) -> float:
@@ -568,10 +587,10 @@ def _restated(terms: set[str], question: set[str]) -> float:
     return len(terms & question) / len(terms) if len(terms) >= 3 else 0.0
 
 
-def titled(document: SourceText) -> str:
-    """A document's text with its title (front matter, a PDF's title or running header): what a
-    document mentions includes the name it goes by."""
-    title = document.metadata.get("title")
+def titled(document: SourceText, key: str) -> str:
+    """A document's text with its title (front matter, a PDF's title or running header, else its
+    path's words): what a document mentions includes the name it goes by."""
+    title = document.metadata.get("title") or path_title(key)
     return f"{title}\n{document.text}" if title else document.text
 
 

@@ -76,6 +76,8 @@ _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
         r"|\b(?-i:Zlib|Expat|X11|PSF|Boost|WTFPL|0BSD|MPL|OpenSSL(?= licen[cs]e))\b|\bpublic-domain\b", re.I),
     AnswerType.IDENTIFIER: re.compile(r"\b[A-Z]{2,}-\d+(?:-\d+)*\b|\b[A-Za-z]+_[\w]+\b|\b\w+\.(?:[a-z]{1,4})\b(?!\.)|\b0x[0-9a-fA-F]+\b"
                                       r"|(?<![\w.])\.[a-z][a-z0-9]{0,5}\b"  # a file name ending: ".tzst"
+                                      # A field or header name: "Rules-Requires-Root", "Content-Type"
+                                      r"|\b[A-Z][a-z0-9]+(?:-[A-Z][A-Za-z0-9]*)+\b"
                                       r"|\b(?:RFC|ISO|CVE|PEP|IEEE)\s?\d+\b|\b[A-Z]+\d+[A-Z\d]*\b"),
     AnswerType.REASON: re.compile(r"\bbecause\b|\bdue to\b|\bin response\b|\bretaliat\w*|\bas a result\b|\bin order to\b|\breasons?\b"
                                   r"|\bcaus\w*|\bdesigned to\b|\baim\w*|\bso that\b|\bto (?:avoid|prevent|allow|ensure|make)\b"
@@ -200,6 +202,8 @@ _MEASURE = re.compile(r"\S*(?:\s+(?:million|billion|thousand|hundred|trillion))?
 
 
 _NUMBERING = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s+)?")  # a section number opening a heading
+# 'Major changes between "less" versions 170 and 237': numbers naming releases count nothing.
+_NAMED_RELEASE = re.compile(r"\b(?:versions?|releases?)\s+(?:\S+\s+(?:and|or|to|through)\s+)?$", re.I)
 
 
 def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
@@ -214,6 +218,8 @@ def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
     for candidate, start in _spans(text, kind):
         folded = _fold(candidate)
         if not folded or folded in asked or (kind not in NUMERIC and set(folded.split()) <= words) or folded == heading:
+            continue
+        if kind == AnswerType.NUMBER and _NAMED_RELEASE.search(text, max(0, start - 40), start):
             continue
         if count and (text[start - 1 : start] in _CURRENCY or ((unit := _MEASURE.match(text, start))
                                                                and unit.group(1).lower() != count.group(1).lower())):

@@ -30,6 +30,10 @@ _ABBREVIATIONS = {
 _BOUNDARY = re.compile(
     r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"  # end of sentence, next one starts
     r"|\n(?=[ \t]*(?:#|[-*•+] |\d+[.)] |\|))"  # a Markdown heading, list item or table row
+    # A line opening with a lower-case term and its colon ("postgres: Postgresql databases are
+    # owned by this user.", "-v: Be verbose."): a definition list's entry, as HTML's are read.
+    # (A capitalised one, "License: MIT", may be a field of the stanza above it.)
+    r"|\n(?=[ \t]*[^\sA-Z:][^\s:]*(?:,? [^\s:]+){0,2}:[ \t]+\S)"
     r"|\n[ \t]*[-=*_~+#]{3,}[ \t]*(?=\n|$)"  # a rule line ("====" under a title) belongs to no sentence
     # A blank line ends a paragraph ("Homepage: https://…" or a title above one is not its first
     # sentence), unless the paragraph ends in a colon: "Please send by email to:" and the address
@@ -52,6 +56,9 @@ _WORD_BEFORE = re.compile(r"([\w.]+)[.!?…][\"'”’)\]]*$")
 
 # Chunk metadata that is bookkeeping, not content: kept out of embeddings and BM25.
 BOOKKEEPING_KEYS = ["source", "start_line", "end_line", "file_sha", "page", "url", "published", "text_sha"]
+# Words of the path of a file without a title ("tar copyright"): keyword-indexed, not embedded, so
+# a renamed or copied file keeps its chunks' vectors.
+PATH_TITLE_KEY = "path_title"
 
 
 # A "sentence" longer than this that spans lines is not prose but lines without full stops
@@ -178,7 +185,7 @@ class LineChunker(NodeParser):
                 start_char_idx=start,
                 end_char_idx=end,
                 metadata={**metadata, **lines, **({"page": page} if page else {})},
-                excluded_embed_metadata_keys=BOOKKEEPING_KEYS,
+                excluded_embed_metadata_keys=[*BOOKKEEPING_KEYS, PATH_TITLE_KEY],
                 excluded_llm_metadata_keys=BOOKKEEPING_KEYS,
             )
             # What is embedded, and by which model: equal text_sha means an equal vector.

@@ -51,6 +51,12 @@ def clean_question(text: str) -> str:
     return " ".join(kept.split())[:MAX_QUESTION_CHARS]
 
 
+def _joined(first: list[NodeWithScore], then: list[NodeWithScore]) -> list[NodeWithScore]:
+    """`first`, then the passages of `then` it lacks."""
+    have = {hit.node.node_id for hit in first}
+    return first + [hit for hit in then if hit.node.node_id not in have]
+
+
 class Engine:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.load()
@@ -114,7 +120,11 @@ class Engine:
                      for others in [set(named) - {word}] for query in [without_words(search_query, others)]]
             answer = answerer.combine(resolved, search_query, parts, retriever.mentions)
         elif len(asked := clauses(resolved)) > 1:
-            answer = answerer.answer_each(resolved, asked, search_query, hits, retriever.mentions)
+            # Each clause from its own passages first, then the whole question's: "Which allocator
+            # does Redis use, and which field of debian/control …?" has its second answer elsewhere.
+            parts = [(clause, query, _joined(retriever.retrieve(query, self.settings.top_k, as_of), hits))
+                     for clause, query in zip(asked, answerer.clause_queries(asked, search_query), strict=True)]
+            answer = answerer.combine(resolved, search_query, parts, retriever.mentions)
         else:
             # A follow-up asks for what the last answer lacked; one asked of a new subject ("What
             # about the session bus?", the query the swapped question itself) may find it said.

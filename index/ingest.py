@@ -14,13 +14,13 @@ import numpy as np
 from llama_index.core.schema import Document, MetadataMode, TextNode
 
 from citebot.budget import BudgetedReader
-from citebot.chunking import LineChunker
+from citebot.chunking import PATH_TITLE_KEY, LineChunker
 from citebot.doctor import free_space_problem, missing_chunks, recover_manifest
 from citebot.embedding import OnnxSentenceEmbedding
 from citebot.errors import DamagedIndexError, IngestError
 from citebot.models import IndexReport
 from citebot.sentences import file_sentences
-from citebot.sources import SourceError, SourceText, file_digest
+from citebot.sources import SourceError, SourceText, file_digest, path_title
 from citebot.store import MANIFEST_VERSION, ChunkStore, FileEntry, Manifest, StoreError
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,11 @@ COMMIT_EVERY = 2048  # new chunks (~35 s of embedding on 2 cores) before a long 
 # (a copied folder, a file's unchanged lines) takes it without asking Chroma, which returns every
 # stored copy of a text. Growing an index on copies of 1,504 articles spent 78% of its time there.
 _RUN_VECTORS = 50_000
+# Bumped whenever reading a file (sources), cutting it into chunks (chunking) or into keyword
+# tokens (store.KEYWORD_TOKENIZER) changes: the next run reads every indexed file again, and chunks
+# that came out the same keep their vectors. (1: definition lists read as "term: definition",
+# untitled files named by their path, keyword tokens with British spellings folded.)
+READING = 1
 
 
 
@@ -126,10 +131,14 @@ class Indexer:
                     del files[key]
             todo: list[tuple[FoundFile, str]] = []
             moved = False
+            reread = bool(old.files) and old.reading != READING
+            if reread:
+                report.warnings.append("files are read better since this index was built; reading every file "
+                                       "again (chunks that come out the same keep their vectors)")
             for item in found:
                 digest = file_digest(item.path)
                 kept = files.get(item.key)
-                if kept and kept.sha256 == digest:
+                if kept and kept.sha256 == digest and not reread:
                     report.unchanged.append(item.key)
                     stat = item.path.stat()
                     if (kept.path, kept.size, kept.mtime) != (str(item.path), stat.st_size, stat.st_mtime):
@@ -146,7 +155,7 @@ class Indexer:
             committed, committed_chunks = old, old.chunk_count
             for done, (item, digest) in enumerate(todo, 1):
                 previous = files.pop(item.key, None)
-                read = self._chunk(item, digest, report)
+                read = self._chunk(item, digest, report, reread)
                 if read is None:
                     if previous:
                         report.removed.append(item.key)
@@ -169,14 +178,15 @@ class Indexer:
                         # A long run commits what it has so far: killed, it leaves the finished
                         # files answerable, and the next run goes on from there. The batches
                         # double, so BM25 is rebuilt O(log n) times, not once per batch.
-                        interim = Manifest(self.embedder.model_id, committed.generation + 1, dict(files))
+                        interim = Manifest(self.embedder.model_id, committed.generation + 1, dict(files), reading=READING)
                         self._commit(committed, interim, new_nodes, rebuild)
                         committed, new_nodes = interim, []
                         committed_chunks = interim.chunk_count
                 if progress:
                     progress(done, len(todo), report.embedded_chunks)
-            new = Manifest(embedder=self.embedder.model_id, generation=committed.generation + 1, files=files)
-            if report.added or report.changed or report.removed or rebuild or mended or bm25_broken or \
+            new = Manifest(embedder=self.embedder.model_id, generation=committed.generation + 1, files=files,
+                           reading=READING)
+            if report.added or report.changed or report.removed or rebuild or mended or bm25_broken or reread or \
                     (files and not old.files):
                 self._commit(committed, new, new_nodes, rebuild or bm25_broken)
             else:
@@ -236,7 +246,8 @@ class Indexer:
         except Exception:  # noqa: BLE001  changed, gone or unreadable since: the next run indexes it again
             return None
 
-    def _chunk(self, item: FoundFile, digest: str, report: IndexReport) -> tuple[SourceText, list[TextNode]] | None:
+    def _chunk(self, item: FoundFile, digest: str, report: IndexReport,
+               reread: bool = False) -> tuple[SourceText, list[TextNode]] | None:
         try:
             source = self.reader.read(item.path)
         except (SourceError, OSError) as exc:
@@ -247,10 +258,12 @@ class Indexer:
             return None
         report.warnings.extend(f"{item.key}: {w}" for w in source.warnings)
         if source.extracted:
-            self.store.save_text(digest, source)
+            self.store.save_text(digest, source, replace=reread)
         metadata: dict[str, Any] = {"source": item.key, "file_sha": digest, "body_start": source.body_start,
                                     "page_starts": source.page_starts}
         metadata.update(source.metadata)
+        if "title" not in metadata and (named := path_title(item.key)):
+            metadata[PATH_TITLE_KEY] = named
         nodes = self.chunker.chunk_document(Document(text=source.text, metadata=metadata))
         if not nodes:
             report.skipped.append((str(item.path), "no text to index"))

@@ -83,7 +83,8 @@ def build_bm25(previous: Path | None, live_ids: set[str], new_nodes: Sequence[Ba
     fresh.update((n.node_id, n) for n in (fetch(missing) if missing else []))
     # Chunks an older tokenizer read are read again from their saved records, not fetched from Chroma.
     fresh.update((i, metadata_dict_to_node(d)) for i, d in corpus.items() if i not in tokens and i not in fresh)
-    texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in fresh.values()]
+    # LLM mode: the embedded text and the path's words of a file without a title.
+    texts = [n.get_content(metadata_mode=MetadataMode.LLM) for n in fresh.values()]
     for (node_id, node), node_tokens in zip(fresh.items(), bm25_tokens(texts), strict=True):
         corpus[node_id] = node_to_metadata_dict(node) | {"node_id": node_id}
         tokens[node_id] = node_tokens

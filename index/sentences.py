@@ -35,7 +35,7 @@ _SCHEMA = (
 _LOOKUP_PAGE = 500  # SQLite host parameters per query
 # Bumped whenever chunking.sentence_spans cuts differently: sentences stored under the old cuts
 # would no longer be found, so they are computed again.
-SPLITTING = 6
+SPLITTING = 7
 
 
 # "License: MIT", "Maintainer: Ada Quill": a field and its value answer in two words; so does a

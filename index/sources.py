@@ -320,6 +320,10 @@ class _VisibleText(HTMLParser):
         self._tables: list[list[str]] = []  # per open table: its header cells ([] until known)
         self._row: list[list[str]] | None = None  # the cells of the row being read
         self._header_row = False
+        # A definition list's term and the start of its definition share a line ("messagebus: The
+        # dbus daemon runs as this user and group."): apart, the definition never named its term.
+        # "term" after </dt>, "definition" inside the <dd> until its first text.
+        self._defining = ""
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag in self.HIDDEN:
@@ -331,7 +335,10 @@ class _VisibleText(HTMLParser):
         elif tag in ("td", "th") and self._row is not None:
             self._row.append([])
             self._header_row &= tag == "th"
+        elif self._defining == "term" and tag == "dd" or self._defining == "definition" and tag in self.BLOCKS:
+            self._defining = "definition"
         elif tag in self.BLOCKS:
+            self._defining = ""
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
@@ -344,14 +351,32 @@ class _VisibleText(HTMLParser):
                 self._end_row()
             self._tables.pop()
             self.parts.append("\n")
-        elif tag in self.BLOCKS and self._row is None:
+        elif tag == "dt" and self._row is None:
+            self._end_term()
+        elif tag in self.BLOCKS and self._row is None and not self._defining:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if self._hidden[-1:] == ["title"]:
             self.title.append(data)
+        elif self._row and not self._hidden:
+            self._row[-1].append(data)
         elif not self._hidden:
-            (self._row[-1] if self._row else self.parts).append(data)
+            if self._defining and data.strip():
+                data, self._defining = " " + data.lstrip(), ""
+            self.parts.append(data)
+
+    def _end_term(self) -> None:
+        """Ends a <dt> with a colon (unless empty or ending in one), its definition to follow on its line."""
+        while self.parts and not self.parts[-1].strip():
+            self.parts.pop()
+        if self.parts and self.parts[-1] != "\n":
+            self.parts[-1] = self.parts[-1].rstrip()
+            if not self.parts[-1].endswith(":"):
+                self.parts.append(":")
+            self._defining = "term"
+        else:
+            self.parts.append("\n")
 
     def _end_row(self) -> None:
         cells = [_tidy("".join(cell)) for cell in self._row or []]
@@ -378,6 +403,18 @@ def _read_html(html: str, warnings: list[str]) -> SourceText:
     if _tidy("".join(parser.title)):
         source.metadata["title"] = _tidy("".join(parser.title))
     return source
+
+
+# Path words that name nothing: hashes, numbers and file kinds ("000_9a5dfcf5d4d692d9.txt").
+_NAMELESS_WORD = re.compile(r"(?=[a-f]*\d)[0-9a-f]{6,}|\d+|index|html?|txt|md|rst|pdf|docx?|gz", re.I)
+
+
+def path_title(key: str) -> str:
+    """What a file's path calls it, for a document with no title of its own: "tar/copyright" →
+    "tar copyright", "git-2.39.0.txt" → "git 2.39.0"; "" when the path is only hashes and
+    numbers. A copyright file or a README names its package only in its path."""
+    words = re.findall(r"\d+(?:\.\d+)+|[^\W_]+", key)
+    return " ".join(w for w in words if not _NAMELESS_WORD.fullmatch(w))
 
 
 def file_digest(path: Path) -> str:

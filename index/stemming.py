@@ -74,10 +74,10 @@ def american(word: str) -> str:
 
 
 class SharedStemmer:
-    def __init__(self, fold_spelling: bool = False) -> None:
+    """Snowball's English stems of words first `folded` (for sentences and the keyword index alike)."""
+
+    def __init__(self) -> None:
         self._local = threading.local()
-        # Off for the keyword index, whose stored tokens were stemmed without it.
-        self._fold = fold_spelling
 
     def stemWords(self, words: list[str]) -> list[str]:  # noqa: N802 - the name bm25s looks for
         stemmer = getattr(self._local, "stemmer", None)
@@ -85,6 +85,6 @@ class SharedStemmer:
             import Stemmer
 
             stemmer = self._local.stemmer = Stemmer.Stemmer("english")
-        return stemmer.stemWords([folded(w) for w in words] if self._fold else words)
+        return stemmer.stemWords([folded(w) for w in words])
 
     __call__ = stemWords

@@ -45,8 +45,9 @@ _PAGE = 2000  # ids per Chroma get/delete call
 _LIST_PAGE = 50_000
 BM25_TOKENS_FILE = "tokens.json"
 # Bumped whenever retrieve.bm25_tokens reads text differently: a generation's stored tokens from
-# another version are not reused, every chunk is tokenised again (2: dotted numbers as one word).
-KEYWORD_TOKENIZER = 2
+# another version are not reused, every chunk is tokenised again (2: dotted numbers as one word;
+# 3: British spellings and irregular forms folded, "licence" finding "License: GPL-3+").
+KEYWORD_TOKENIZER = 3
 
 
 
@@ -71,6 +72,7 @@ class Manifest:
     generation: int = 0
     files: dict[str, FileEntry] = field(default_factory=dict)
     writer: str = ""  # the ChunkStore instance that committed it
+    reading: int = 0  # ingest.READING of the run that read its files (0: before it was recorded)
     version: int = MANIFEST_VERSION  # of the file it was read from (an older one is rewritten by the next index)
 
     def ids_of(self, key: str) -> list[str]:
@@ -241,7 +243,7 @@ class ChunkStore:
                     entry["chunks"] = len(entry.pop("chunk_ids"))
             files = {key: FileEntry(**entry) for key, entry in raw["files"].items()}
             return Manifest(embedder=str(raw["embedder"]), generation=int(raw["generation"]), files=files,
-                            writer=raw.get("writer", ""), version=version)
+                            writer=raw.get("writer", ""), reading=int(raw.get("reading", 0)), version=version)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise self._damaged(f"{type(exc).__name__}: {exc}") from None
 
@@ -258,11 +260,11 @@ class ChunkStore:
     def text_path(self, file_sha: str) -> Path:
         return self.data_dir / "texts" / f"{file_sha}.json.gz"
 
-    def save_text(self, file_sha: str, source: SourceText) -> None:
-        """Keep the text extracted from a file (by its content hash): citing it later needs no parser."""
+    def save_text(self, file_sha: str, source: SourceText, replace: bool = False) -> None:
+        """Keep the text extracted from a file (by its content hash): citing it later needs no parser.
+        A kept one stays, unless `replace` (the file was read differently)."""
         path = self.text_path(file_sha)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if replace or not path.exists():
             _atomic_write(path, gzip.compress(json.dumps(source.to_json()).encode("utf-8"), 3))
 
     def load_text(self, file_sha: str) -> SourceText | None:

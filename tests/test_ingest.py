@@ -172,6 +172,22 @@ def test_a_moved_folder_is_not_re_embedded(tmp_path, corpus):
         assert_at_lines(moved / citation.source, citation.start_line, citation.end_line, citation.quote)
 
 
+def test_a_better_reading_reads_every_file_again_and_keeps_unchanged_vectors(tmp_path, corpus, monkeypatch):
+    """After an upgrade that reads files differently (ingest.READING), the next run reads every
+    indexed file again; chunks that come out the same are not embedded again."""
+    import citebot.ingest
+
+    engine = make_engine(tmp_path / "data", corpus)
+    first = engine.reindex()
+    assert engine.store.load_manifest().reading == citebot.ingest.READING
+    monkeypatch.setattr(citebot.ingest, "READING", citebot.ingest.READING + 1)
+    again = engine.reindex()
+    assert sorted(again.changed) == sorted(first.added) and again.embedded_chunks == 0, again
+    assert any("read better" in w for w in again.warnings)
+    assert engine.store.load_manifest().reading == citebot.ingest.READING
+    assert sorted(engine.reindex().unchanged) == sorted(first.added)
+
+
 def test_rebuild_re_embeds_everything_and_keeps_ids(tmp_path, corpus):
     engine = make_engine(tmp_path / "data", corpus)
     first = engine.reindex()
