@@ -38,7 +38,7 @@ from citebot.models import Answer, Citation, Turn, one_line
 from citebot.sentences import is_candidate
 from citebot.sources import SourceText, path_title
 from citebot.stemming import SharedStemmer
-from citebot.words import QUESTION_WORDS, STOPWORDS, content_terms, content_words, names_in, tokenize
+from citebot.words import DOTTED_NUMBER, QUESTION_WORDS, STOPWORDS, content_terms, content_words, names_in, tokenize
 
 SourceLookup = Callable[[str], SourceText | None]
 _SENTENCE_REACH = 600  # characters read around a chunk to complete its first and last sentence
@@ -449,7 +449,7 @@ class ExtractiveAnswerer:
         covers: dict[str, float] = {}
         question_terms = set(self._stem(content_terms(bare)))
         asked_years = set(_YEAR.findall(bare))
-        asked_versions = set(_DOTTED.findall(reading)) if asked != AnswerType.VERSION else set()
+        asked_versions = set(DOTTED_NUMBER.findall(reading)) if asked != AnswerType.VERSION else set()
         for sentence, own, prior, tokens in zip(sentences, terms, before, words, strict=True):
             # Words only in the previous sentence count half: "It ..." leans on it.
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
@@ -471,7 +471,7 @@ class ExtractiveAnswerer:
             restating = asked != AnswerType.YES_NO and not (sentence.offers and asked in NUMERIC)
             years = set(_YEAR.findall(sentence.text)) if asked_years and asked != AnswerType.DATE else set()
             other_year = bool(years) and not years & asked_years
-            versions = set(_DOTTED.findall(sentence.text)) if asked_versions else set()
+            versions = set(DOTTED_NUMBER.findall(sentence.text)) if asked_versions else set()
             other_version = bool(versions) and not versions & asked_versions
             fielded = bool(sentence.offers) and any(
                 self._stem([label.lower()])[0] in question_terms and any(o in value for o in sentence.offers)
@@ -579,7 +579,6 @@ class ExtractiveAnswerer:
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")  # a year the question or a sentence names
 _FIELD_LINE = re.compile(r"^[ \t]*([A-Z][\w-]{1,30}):[ \t]+(\S.*)$", re.M)  # "License: GPL-3+"
-_DOTTED = re.compile(r"(?:(?<=\bv)|(?<![\w.]))\d+(?:\.\d+)+")  # a release ("1.12", "3.0.19")
 
 
 def _restated(terms: set[str], question: set[str]) -> float:

@@ -23,6 +23,7 @@ from citebot.errors import DamagedIndexError
 from citebot.models import parse_day
 from citebot.stemming import SharedStemmer
 from citebot.store import BM25_TOKENS_FILE, KEYWORD_TOKENIZER, ChunkStore, Manifest, StoreError
+from citebot.words import DOTTED_NUMBER
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,11 @@ TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # BM25Retriever's default, used for queries to
 # make 4.3 released?" never found "Version 4.3 (19 Jan 2020)". A dotted number is also one word
 # ("4.3" → "4_3"), in chunks and queries alike (alone it changed no public row; with
 # `with_numbers_first`, techdocs t18).
-_DOTTED_NUMBER = re.compile(r"\d+(?:\.\d+)+")
 
 
 def keyword_text(text: str) -> str:
     """`text` as the keyword index reads it: each dotted number followed by its one-word form."""
-    return _DOTTED_NUMBER.sub(lambda match: f"{match.group()} {match.group().replace('.', '_')}", text)
+    return DOTTED_NUMBER.sub(lambda match: f"{match.group()} {match.group().replace('.', '_')}", text)
 
 
 def bm25_tokens(texts: list[str]) -> list[list[str]]:
@@ -184,7 +184,7 @@ def with_numbers_first(hits: list[NodeWithScore], query: str) -> list[NodeWithSc
     each group in its order. Reciprocal-rank fusion ranks a passage that BM25 alone finds (a NEWS
     entry whose only distinguishing word is its version) below those both lists like: the tar
     NEWS table row for "Who put out the GNU tar 1.13.25 release?" was first in BM25 and 13th fused."""
-    numbers = set(_DOTTED_NUMBER.findall(query))
+    numbers = set(DOTTED_NUMBER.findall(query))
     if not numbers:
         return hits
     patterns = [re.compile(rf"(?<![\d.]){re.escape(n)}(?!\.?\d)") for n in numbers]

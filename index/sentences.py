@@ -18,7 +18,7 @@ from citebot.chunking import sentence_spans
 from citebot.database import open_database
 from citebot.models import one_line
 from citebot.sources import SourceText
-from citebot.words import tokenize
+from citebot.words import DOTTED_NUMBER, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,12 @@ SPLITTING = 7
 # "License: MIT", "Maintainer: Ada Quill": a field and its value answer in two words; so does a
 # title with its version ("FreeType 2.12.1").
 _FIELD = re.compile(r"\s*[A-Z][\w-]{1,30}:\s+\S")
-_VERSIONED = re.compile(r"\b\d+(?:\.\d+)+\b")
 
 
 def is_candidate(sentence: str) -> bool:
     """A piece of text worth quoting as an answer: three words or more, or a field or a name with its value."""
     words = len(tokenize(sentence))
-    return words >= 3 or (words == 2 and bool(_FIELD.match(sentence) or _VERSIONED.search(sentence)))
+    return words >= 3 or (words == 2 and bool(_FIELD.match(sentence) or DOTTED_NUMBER.search(sentence)))
 
 
 def file_sentences(source: SourceText) -> list[str]:

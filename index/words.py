@@ -17,6 +17,8 @@ STOPWORDS = frozenset(
 QUESTION_WORDS = frozenset("what which who whom whose when where why how is are was were do does did can could".split())
 _WORD = re.compile(r"[\w’']+(?:[.,]\d+)*%?", re.UNICODE)
 _DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")  # "U.S." is the question's "US"
+# A dotted number naming a release ("4.3", "3.0.19", "v2.39.0"), not the tail of a word ("zlib1.2").
+DOTTED_NUMBER = re.compile(r"(?:(?<=\bv)|(?<![\w.]))\d+(?:\.\d+)+")
 
 
 def undotted(text: str) -> str:

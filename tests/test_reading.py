@@ -556,34 +556,31 @@ def test_each_part_of_a_two_document_answer_is_asked_without_the_other_name(tmp_
     assert {c.source for c in answer.citations} == {"falcon-copyright.txt", "qzed-copyright.txt"}
 
 
-def test_a_question_asking_two_things_gets_a_sentence_for_each(tmp_path):
-    """"Which version…, and who should bug reports go to?": one sentence each, both about the
-    question's subject (before: the version line alone, or another tool's bug-report advice)."""
-    engine = engine_over(tmp_path, {
-        "quxtool-readme": "quxtool -- a line editor\n\nThis README describes quxtool version 2.4.1.\n\n"
-                          "Building needs a C99 compiler and make.\n\n"
-                          "Send bug reports, comments and patches to Ada Quill <ada@qux.example>.\n",
-        "zapper-faq.txt": "If a bug bites someone on the zapper mailing list, I tend to report it myself.\n\n"
-                          "The zapper FAQ is updated every spring.\n",
-    })
-    answer = engine.ask("Which quxtool version does its README describe, and who should bug reports go to?")
-    assert "2.4.1" in answer.text and "Ada Quill" in answer.text, answer.text
-    assert {c.source for c in answer.citations} == {"quxtool-readme"}
+_QUXDB_NOTES = "".join(f"quxdb note {i}: the quxdb server keeps its data in memory and on disk.\n\n" for i in range(12))
 
 
-def test_each_clause_is_answered_from_its_own_passages(tmp_path):
-    """"Which allocator does quxdb use, and which field says whether a build needs root?": the
-    second clause is about another document, which the whole question's passages may lack."""
-    filler = "".join(f"quxdb note {i}: the quxdb server keeps its data in memory and on disk.\n\n" for i in range(12))
-    engine = engine_over(tmp_path, {
-        "quxdb-readme.md": "# quxdb\n\nquxdb uses the zorballoc allocator by default on Linux.\n\n" + filler,
-        "rootless.txt": "Rootless builds\n\nThe Needs-Root field of a zedpkg control file says whether the "
-                        "build targets need root privileges.\n",
-    })
-    answer = engine.ask("Which allocator does quxdb use by default, and which field of a zedpkg control file says "
-                        "whether building needs root?")
-    assert "zorballoc" in answer.text and "Needs-Root" in answer.text, answer.text
-    assert {c.source for c in answer.citations} == {"quxdb-readme.md", "rootless.txt"}
+@pytest.mark.parametrize(("files", "question", "expected", "sources"), [
+    # One sentence each, both about the question's subject (before: the version line alone, or
+    # another tool's bug-report advice).
+    ({"quxtool-readme": "quxtool -- a line editor\n\nThis README describes quxtool version 2.4.1.\n\n"
+                        "Building needs a C99 compiler and make.\n\n"
+                        "Send bug reports, comments and patches to Ada Quill <ada@qux.example>.\n",
+      "zapper-faq.txt": "If a bug bites someone on the zapper mailing list, I tend to report it myself.\n\n"
+                        "The zapper FAQ is updated every spring.\n"},
+     "Which quxtool version does its README describe, and who should bug reports go to?",
+     ["2.4.1", "Ada Quill"], {"quxtool-readme"}),
+    # The second clause is about another document, which the whole question's passages lack.
+    ({"quxdb-readme.md": "# quxdb\n\nquxdb uses the zorballoc allocator by default on Linux.\n\n" + _QUXDB_NOTES,
+      "rootless.txt": "Rootless builds\n\nThe Needs-Root field of a zedpkg control file says whether the "
+                      "build targets need root privileges.\n"},
+     "Which allocator does quxdb use by default, and which field of a zedpkg control file says whether building "
+     "needs root?", ["zorballoc", "Needs-Root"], {"quxdb-readme.md", "rootless.txt"}),
+])
+def test_a_question_asking_two_things_gets_a_sentence_for_each(tmp_path, files, question, expected, sources):
+    engine = engine_over(tmp_path, files)
+    answer = engine.ask(question)
+    assert all(word in answer.text for word in expected), answer.text
+    assert {c.source for c in answer.citations} == sources
 
 
 def test_a_sentence_continuing_the_best_one_with_a_connective_is_quoted_with_it(tmp_path):
