@@ -335,7 +335,7 @@ class _VisibleText(HTMLParser):
         elif tag in ("td", "th") and self._row is not None:
             self._row.append([])
             self._header_row &= tag == "th"
-        elif self._defining == "term" and tag == "dd" or self._defining == "definition" and tag in self.BLOCKS:
+        elif (self._defining, tag) == ("term", "dd") or (self._defining == "definition" and tag in self.BLOCKS):
             self._defining = "definition"
         elif tag in self.BLOCKS:
             self._defining = ""
@@ -413,7 +413,7 @@ def path_title(key: str) -> str:
     """What a file's path calls it, for a document with no title of its own: "tar/copyright" →
     "tar copyright", "git-2.39.0.txt" → "git 2.39.0"; "" when the path is only hashes and
     numbers. A copyright file or a README names its package only in its path."""
-    words = re.findall(r"\d+(?:\.\d+)+|[^\W_]+", key)
+    words = re.findall(r"\d+(?:\.\d+)+|[^\W_]+", key)  # "doc.1.0": a dotted number after a dot too
     return " ".join(w for w in words if not _NAMELESS_WORD.fullmatch(w))
 
 

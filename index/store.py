@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # 2: a count of chunks per file instead of their ids (derived from the file's hash): at 1M chunks
-# the manifest shrank from 65 MB to 12 MB and reading it at a cold start from 1.0 s to 0.2 s.
+# the manifest shrank from 61 MB to 16 MB and reading it from 0.8-1.1 s to 0.3-0.5 s (bench/manifest.py).
 MANIFEST_VERSION = 2
 _PAGE = 2000  # ids per Chroma get/delete call
 # Ids per page when listing the whole collection: each page costs its offset, so small pages make
@@ -46,7 +46,8 @@ _LIST_PAGE = 50_000
 BM25_TOKENS_FILE = "tokens.json"
 # Bumped whenever retrieve.bm25_tokens reads text differently: a generation's stored tokens from
 # another version are not reused, every chunk is tokenised again (2: dotted numbers as one word;
-# 3: British spellings and irregular forms folded, "licence" finding "License: GPL-3+").
+# 3: British spellings and irregular forms folded, "licence" finding "License: GPL-3+"; a release
+# number is words.DOTTED_NUMBER, "v2.39.0" but not the tail of "zlib1.2").
 KEYWORD_TOKENIZER = 3
 
 
