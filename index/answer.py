@@ -34,10 +34,12 @@ from citebot.answer_types import (
 from citebot.chunking import sentence_spans
 from citebot.embedding import OnnxSentenceEmbedding, VectorCache
 from citebot.evidence import SubjectTerms, places_of
+from citebot.headings import SectionHeadings
 from citebot.models import Answer, Citation, Turn, one_line
 from citebot.sentences import is_candidate
 from citebot.sources import SourceText, path_title
 from citebot.stemming import SharedStemmer
+from citebot.tables import row_reading
 from citebot.words import DOTTED_NUMBER, QUESTION_WORDS, STOPWORDS, content_terms, content_words, names_in, tokenize
 
 SourceLookup = Callable[[str], SourceText | None]
@@ -71,6 +73,10 @@ class Sentence:
     said: bool = False  # quoted in the conversation's last answer
     extreme: bool = False  # holds the newest (oldest) date or version asked for
     restates: float = 0.0  # share of its content words that the question holds
+    offset: int = 0  # where it starts in its file's text
+    reading: str = ""  # what the scorer reads, when not `text`: a table row with its cells named (tables.py)
+    # The heading it is listed under, when that holds the asked release or date and it does not.
+    heading: Sentence | None = None
 
 
 # Sentence vectors kept between answers (1.5 KB each: 20k ≈ 30 MB).
@@ -361,6 +367,7 @@ class ExtractiveAnswerer:
         self.max_embedded = max_embedded
         self.weights = weights or Weights()
         self.subjects = SubjectTerms(embedder.is_common_word)
+        self.headings = SectionHeadings()
         self._stem = SharedStemmer()
 
     def answer(self, question: str, search_query: str, hits: list[NodeWithScore],
@@ -390,7 +397,11 @@ class ExtractiveAnswerer:
         if unrelated or best.covers < self.weights.min_covers or (
                 required and document and self.subjects.share_mentioned(required, titled(document, best.source), best.source) < 1):
             return refusal
-        chosen = self._select(sentences, max_sentences or self.max_sentences)
+        most = max_sentences or self.max_sentences
+        chosen = self._select(sentences, most)
+        if (heading := best.heading) is not None:  # the release it is listed under answers: it leads
+            rest = [c for c in chosen if (c.source, c.start_line) != (heading.source, heading.start_line)]
+            chosen = [heading, *rest][: max(2, most)]
         # "What share…?" answered by sentences holding no share restate the question; the share must
         # come from the answer's own document, not a supporting one ("When did Ada move to Tromso?":
         # the copyright year of her other project is no answer).
@@ -430,7 +441,7 @@ class ExtractiveAnswerer:
         if not sentences:
             return []
         w = self.weights
-        words = [tokenize(s.text) for s in sentences]
+        words = [tokenize(s.reading or s.text) for s in sentences]
         terms = [set(self._stem(t)) for t in words]
         before = [set(self._stem(tokenize(s.previous))) for s in sentences]
         bare, reading = without_source_pointer(question), without_source_pointer(search_query)
@@ -455,6 +466,8 @@ class ExtractiveAnswerer:
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
             sentence.overlap = overlap / total
             sentence.offers = tuple(new_candidates(sentence.text, asked, search_query))
+            if not sentence.offers and asked in _HEADED and (heading := self._heading(sentence, asked, search_query)):
+                sentence.heading, sentence.offers = heading, heading.offers
             # Cues of a reason add up ("This retaliation is in response to…" over "designed to").
             count = min(2, len({o.lower() for o in sentence.offers})) if asked == AnswerType.REASON else 1
             sentence.typed = typed = w.offers * count if sentence.offers else -w.lacks if is_typed(asked) else 0.0
@@ -501,7 +514,7 @@ class ExtractiveAnswerer:
         # question's other names came first ("What position does he hold?" after "Who met X…?").
         resolved = search_query != question and bool(own_subjects)
         queries = [search_query, bare] if resolved else [search_query]
-        vectors = self.vectors.embed([one_line(s.text) for s in sentences])
+        vectors = self.vectors.embed([one_line(s.reading or s.text) for s in sentences])
         similarities = (vectors @ self.embedder.embed_queries(queries).T).mean(axis=1)
         for sentence, similarity in zip(sentences, similarities, strict=True):
             sentence.similarity = float(similarity)
@@ -511,6 +524,27 @@ class ExtractiveAnswerer:
             if sentence.said and not sentence.offers:  # a follow-up asks for something the last answer lacked
                 sentence.score -= w.answered_before
         return sorted(sentences, key=lambda s: s.score, reverse=True)
+
+    def _heading(self, sentence: Sentence, asked: AnswerType, query: str) -> Sentence | None:
+        """The heading `sentence` is listed under, as a sentence of its own, when it holds a new
+        candidate of the asked type (a release; a date with its month, not a year alone)."""
+        document = self.sources(sentence.source)
+        if document is None:
+            return None
+
+        def holds(line: str) -> bool:
+            found = new_candidates(line, asked, query)
+            return any((key := order_key(c, asked)) and key[1] for c in found) if asked == AnswerType.DATE else bool(found)
+
+        floor = max(document.body_start, document.page_bounds(sentence.offset)[0])
+        span = self.headings.above(sentence.source, document.text, sentence.offset, floor, holds)
+        if span is None:
+            return None
+        start, end = span
+        start += len(document.text[start:end]) - len(document.text[start:end].lstrip())
+        text = document.text[start:end].rstrip()
+        return Sentence(sentence.source, document.line_of(start), document.line_of(end - 1), text, sentence.rank,
+                        sentence.page, offers=tuple(new_candidates(text, asked, query)), offset=start)
 
     def _prefer_extreme(self, question: str, asked: AnswerType, sentences: list[Sentence]) -> None:
         """For "the newest release" (or "the first"), the sentence holding the latest (earliest)
@@ -578,6 +612,7 @@ class ExtractiveAnswerer:
 
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")  # a year the question or a sentence names
+_HEADED = (AnswerType.VERSION, AnswerType.DATE)  # types a section's heading gives its entries
 _FIELD_LINE = re.compile(r"^[ \t]*([A-Z][\w-]{1,30}):[ \t]+(\S.*)$", re.M)  # "License: GPL-3+"
 
 
@@ -619,6 +654,7 @@ def split_sentences(hits: list[NodeWithScore], sources: SourceLookup) -> list[Se
                     and not piece.rstrip().endswith("?")):
                 seen.add((meta["source"], s_start, s_end))
                 sentences.append(Sentence(meta["source"], source.line_of(s_start), source.line_of(s_end - 1),
-                                          piece, rank, meta.get("page"), previous=previous))
+                                          piece, rank, meta.get("page"), previous=previous, offset=s_start,
+                                          reading=row_reading(source.text, s_start, s_end)))
             previous = piece
     return sentences

@@ -102,7 +102,8 @@ _NAMED_KINDS = (*_NAME_KINDS, AnswerType.NAMED)
 # Up to three words between "which" and its noun, none a verb ("which CVE did the release fix").
 # The verbs that open a question's clause ("which CVE did…", "who is…"), which no noun is.
 AUXILIARY = "is|was|are|were|did|does|do|has|have|had|will|can|could|would|should"
-_W = rf"(?:(?!(?:{AUXILIARY})\b)[\w'-]+ ){{0,3}}"
+# "Which is the newest release?": a copula and its article lead to the noun as well.
+_W = rf"(?:(?:is|was|are|were) the )?(?:(?!(?:{AUXILIARY})\b)[\w'-]+ ){{0,3}}"
 _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for p, t in [
     (r"^.*?\be-?mail\b", AnswerType.EMAIL),  # "where should I email …" asks for an address
     # Only when the site is what is asked: "…launched a new website… how much debt forgiveness?" asks for money.
@@ -128,7 +129,8 @@ _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for 
     (rf"\b(?:which|what) {_W}(?:command|program|tool|utility|function|library|package|daemon)s?\b", AnswerType.NAMED),
     (rf"^\W*(?:who|whom|whose)\b|\b(?:and )?who\b|\b(?:which|what) {_W}(?:person|people|man|woman|authors?|leader|president|"
      r"minister|secretary|chancellor|king|queen|prince|princess|player|actor|actress|singer|ceo|founder|maintainer|"
-     r"developer|writer|star|coach|official|candidate|judge|senator|governor|director|spokesperson|politician)s?\b", AnswerType.PERSON),
+     # Not the first part of a compound: "Which library gives man-db…?" asks for no man.
+     r"developer|writer|star|coach|official|candidate|judge|senator|governor|director|spokesperson|politician)s?(?![\w-])", AnswerType.PERSON),
     (rf"^\W*where\b|\b(?:which|what) {_W}(?:country|countries|city|cities|state|states|continent|place|region|town|"
      r"island|nation|province|county|capital|location)\b", AnswerType.PLACE),
     (rf"\b(?:which|what) {_W}(?:company|companies|organi[sz]ations?|agency|agencies|party|team|club|firm|bank|university|"
@@ -201,6 +203,11 @@ _MEASURE = re.compile(r"\S*(?:\s+(?:million|billion|thousand|hundred|trillion))?
                       r"feet|foot|inch(?:es)?|gallons?|lit(?:er|re)s?|barrels?|acres?|hectares?|degrees?|mph|dollars|euros)\b)", re.I)
 
 
+# "How much memory does it need?" is answered by a size ("3700 kbytes", "1 GiB"), not by "three
+# times as quickly" or "40 seconds" in a sentence about the same program.
+_SIZE_ASKED = re.compile(r"\bhow (?:much|large|big)\b[^?]{0,20}?\b(?:memory|ram|disk|storage|space)\b|"
+                         r"\b(?:memory|disk|ram) (?:usage|use|size|footprint|requirements?)\b", re.I)
+_SIZE_UNIT = re.compile(r"\s?(?:[kmgtp]i?b\b|[kmgtp]?bytes?\b|[kmgtp]\b)", re.I)
 _NUMBERING = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s+)?")  # a section number opening a heading
 # 'Major changes between "less" versions 170 and 237': numbers naming releases count nothing.
 _NAMED_RELEASE = re.compile(r"\b(?:versions?|releases?)\s+(?:\S+\s+(?:and|or|to|through)\s+)?$", re.I)
@@ -212,20 +219,31 @@ def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
     asked = _fold(question)
     words = set(asked.split())
     count = kind == AnswerType.NUMBER and _COUNT_ASKED.search(question)
+    sized = kind == AnswerType.NUMBER and _SIZE_ASKED.search(question)
     # A heading ("1.2 Measuring Program Resource Use") is one name and says nothing of it.
     heading = _fold(_NUMBERING.sub("", text)) if kind == AnswerType.NAMED else None
     fresh = []
     for candidate, start in _spans(text, kind):
         folded = _fold(candidate)
-        if not folded or folded in asked or (kind not in NUMERIC and set(folded.split()) <= words) or folded == heading:
+        if not folded or folded in asked or (kind not in NUMERIC and all(_said(w, words) for w in folded.split())) \
+                or folded == heading:
             continue
         if kind == AnswerType.NUMBER and _NAMED_RELEASE.search(text, max(0, start - 40), start):
+            continue
+        if sized and not (_SIZE_UNIT.search(candidate) or _SIZE_UNIT.match(text, start + len(candidate))):
             continue
         if count and (text[start - 1 : start] in _CURRENCY or ((unit := _MEASURE.match(text, start))
                                                                and unit.group(1).lower() != count.group(1).lower())):
             continue
         fresh.append(candidate)
     return fresh
+
+
+def _said(word: str, words: set[str]) -> bool:
+    """True when the question's `words` hold `word`, also in the plural or ending a sentence
+    ("ABI." of "switching ABIs")."""
+    word = word.rstrip(".")
+    return word in words or f"{word}s" in words or f"{word}es" in words
 
 
 def _fold(text: str) -> str:

@@ -18,6 +18,7 @@ from citebot.chunking import sentence_spans
 from citebot.database import open_database
 from citebot.models import one_line
 from citebot.sources import SourceText
+from citebot.tables import row_reading
 from citebot.words import DOTTED_NUMBER, tokenize
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,10 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS files (file_sha TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 _LOOKUP_PAGE = 500  # SQLite host parameters per query
-# Bumped whenever chunking.sentence_spans cuts differently: sentences stored under the old cuts
+# Bumped whenever chunking.sentence_spans cuts differently or a sentence is read otherwise (8: table
+# rows with their header, tables.py): sentences stored under the old cuts
 # would no longer be found, so they are computed again.
-SPLITTING = 7
+SPLITTING = 8
 
 
 # "License: MIT", "Maintainer: Ada Quill": a field and its value answer in two words; so does a
@@ -53,9 +55,9 @@ def file_sentences(source: SourceText) -> list[str]:
     """Every candidate sentence of a file (as split_sentences cuts them around a passage), page by
     page, on one line."""
     starts = source.page_starts or [0]
-    sentences = (source.text[a:b] for page_start, page_end in zip(starts, [*starts[1:], len(source.text)], strict=True)
-                 for a, b in sentence_spans(source.text, max(source.body_start, page_start), page_end))
-    return list(dict.fromkeys(one_line(s) for s in sentences if is_candidate(s)))
+    spans = ((a, b) for page_start, page_end in zip(starts, [*starts[1:], len(source.text)], strict=True)
+             for a, b in sentence_spans(source.text, max(source.body_start, page_start), page_end))
+    return list(dict.fromkeys(one_line(row_reading(source.text, a, b)) for a, b in spans if is_candidate(source.text[a:b])))
 
 
 def _sha(text: str) -> bytes:

@@ -108,6 +108,9 @@ def docs_engine(tmp_path_factory: pytest.TempPathFactory):
     ("Which wildly popular show was renewed for a new season?", AnswerType.NAMED),
     ("Which country elected its first leftist leader?", AnswerType.PLACE),  # a typed noun wins over NAMED
     ("The agency launched a new website this week to apply for up to how much debt relief?", AnswerType.NUMBER),
+    ("Which library gives man-db safe command execution?", AnswerType.NAMED),  # "man-db" names no man
+    ("Which is the newest frobnicate release?", AnswerType.VERSION),
+    ("What is the minimum bison version needed?", AnswerType.VERSION),
 ])
 def test_the_asked_type(question, kind):
     assert asked_type(question) == kind
@@ -161,6 +164,19 @@ def test_a_candidate_the_question_already_holds_is_not_new():
 ])
 def test_how_many_asks_for_a_count(text, question, expected):
     assert new_candidates(text, asked_type(question), question) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("bunzip2 needs about 3700 kbytes, or 2300k in small mode, in 3 passes.", ["3700", "2300"]),
+    ("It searches three times as quickly: 40 seconds instead of five minutes.", []),
+    ("Set a limit of 150 MiB, or 1GB on larger machines.", ["150 MiB", "1GB"]),
+])
+def test_how_much_memory_asks_for_a_size(text, expected):
+    assert new_candidates(text, AnswerType.NUMBER, "How much memory does the tool need?") == expected
+
+
+def test_a_plural_of_the_questions_word_is_no_new_name():
+    assert new_candidates("The size depends on the chosen ABI.", AnswerType.NAMED, "Which platform do ABIs affect?") == []
 
 
 @pytest.mark.parametrize(("question", "expected", "source"), [
@@ -638,3 +654,61 @@ def test_citing_an_extracted_format_never_parses_it_again(docs_engine, monkeypat
     assert all(fresh.verify(c) for c in answer.citations)
     kept = list((engine.settings.data_dir / "texts").glob("*.json.gz"))
     assert len(kept) == 3  # the DOCX, the HTML page and the gzip NEWS; plain text is read as it is
+
+
+RELEASES = """frobnicate 2.5.0 (2024-09-12)
+=============================
+
+Enhancements:
+
+• Rewritten files can be compared with the originals using the new
+  --diff option.
+
+frobnicate 2.4.1 (2024-05-02)
+=============================
+
+Bug fixes:
+
+• Avoid a frobd crash if the cache directory is removed while it runs.
+  The daemon now creates the directory again and logs a warning.
+
+• Keep file permissions when rewriting symbolic links.
+
+frobnicate 2.4.0 (2024-01-20)
+=============================
+
+• First release with the frobd daemon.
+"""
+
+
+def test_an_entry_is_answered_with_the_release_heading_it_is_listed_under(tmp_path):
+    engine = engine_over(tmp_path, {"frobnicate-news": RELEASES, "other.txt": "Ada Quill wrote the tests in 2023."})
+    question = "Which frobnicate release fixed a frobd crash when the cache directory is removed?"
+    answer = engine.ask(question)
+    assert answer.answerable and answer.text.startswith("frobnicate 2.4.1 (2024-05-02) [1]"), answer.text
+    heading, entry = answer.citations[:2]
+    assert (heading.start_line, entry.start_line) == (9, 14) and "cache directory" in entry.quote
+    for citation in answer.citations:
+        assert_verbatim(citation, tmp_path / "docs")
+    followup = engine.ask("When was it released?", [answer.turn()])
+    assert followup.answerable and "2024-05-02" in followup.citations[0].quote, followup.text
+
+
+RESERVED = """Every tool of the frob suite uses a reserved port in the 7400-7499 range.
+Ports in that range are only reserved by the maintainers, on request.
+
+    port  | name          | description
+    ------+---------------+-------------------
+    7412  | frobd         | the frob daemon
+    7413  | frobd-admin   | its admin console
+    7420  | zapperd       | the zapper relay
+
+(Next port allocation: 7421.)
+"""
+
+
+def test_a_text_table_row_is_read_with_its_header(tmp_path):
+    engine = engine_over(tmp_path, {"frob-ports": RESERVED})
+    answer = engine.ask("Which port is reserved for zapperd?")
+    assert answer.answerable and answer.citations[0].quote == "7420  | zapperd       | the zapper relay", answer.text
+    assert_verbatim(answer.citations[0], tmp_path / "docs")
