@@ -36,10 +36,9 @@ from citebot.embedding import OnnxSentenceEmbedding, VectorCache
 from citebot.evidence import SubjectTerms, places_of
 from citebot.headings import SectionHeadings
 from citebot.models import Answer, Citation, Turn, one_line
-from citebot.sentences import is_candidate
-from citebot.sources import SourceText, path_title
+from citebot.sentences import FIELD_LINE, is_candidate, reading_of
+from citebot.sources import SourceText, title_of
 from citebot.stemming import SharedStemmer
-from citebot.tables import row_reading
 from citebot.words import DOTTED_NUMBER, QUESTION_WORDS, STOPWORDS, content_terms, content_words, names_in, tokenize
 
 SourceLookup = Callable[[str], SourceText | None]
@@ -488,7 +487,7 @@ class ExtractiveAnswerer:
             other_version = bool(versions) and not versions & asked_versions
             fielded = bool(sentence.offers) and any(
                 self._stem([label.lower()])[0] in question_terms and any(o in value for o in sentence.offers)
-                for label, value in _FIELD_LINE.findall(sentence.text))
+                for label, value in FIELD_LINE.findall(sentence.text))
             sentence.score = (
                 w.lexical * sentence.overlap
                 - w.other_year * other_year
@@ -613,7 +612,6 @@ class ExtractiveAnswerer:
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")  # a year the question or a sentence names
 _HEADED = (AnswerType.VERSION, AnswerType.DATE)  # types a section's heading gives its entries
-_FIELD_LINE = re.compile(r"^[ \t]*([A-Z][\w-]{1,30}):[ \t]+(\S.*)$", re.M)  # "License: GPL-3+"
 
 
 def _restated(terms: set[str], question: set[str]) -> float:
@@ -624,7 +622,7 @@ def _restated(terms: set[str], question: set[str]) -> float:
 def titled(document: SourceText, key: str) -> str:
     """A document's text with its title (front matter, a PDF's title or running header, else its
     path's words): what a document mentions includes the name it goes by."""
-    title = document.metadata.get("title") or path_title(key)
+    title = title_of(document, key)
     return f"{title}\n{document.text}" if title else document.text
 
 
@@ -655,6 +653,6 @@ def split_sentences(hits: list[NodeWithScore], sources: SourceLookup) -> list[Se
                 seen.add((meta["source"], s_start, s_end))
                 sentences.append(Sentence(meta["source"], source.line_of(s_start), source.line_of(s_end - 1),
                                           piece, rank, meta.get("page"), previous=previous, offset=s_start,
-                                          reading=row_reading(source.text, s_start, s_end)))
+                                          reading=reading_of(source, meta["source"], s_start, s_end)))
             previous = piece
     return sentences

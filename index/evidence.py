@@ -11,7 +11,7 @@ documents do not cover the question: both are evidence for refusing, whatever th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from llama_index.core.schema import NodeWithScore
 
@@ -140,7 +140,16 @@ def places_of(term: str) -> list[str]:
 
 
 _COMBINES = re.compile(r"\b(?:and|or|both|each|versus|vs)\b", re.I)
-_NAME_PARTS = re.compile(r"[a-z0-9]+")
+# A question's words, hyphenated ones whole: "man-db" names man-db-copyright, and "man" alone
+# would leave "-db" in the other part's question.
+_NAME_PARTS = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _name_parts(stem: str) -> set[str]:
+    """The words of a file name and every run of them joined by hyphens ("man-db-copyright" →
+    man, db, copyright, man-db, db-copyright, man-db-copyright)."""
+    parts = re.findall(r"[a-z0-9]+", stem)
+    return {"-".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)}
 
 
 def named_documents(question: str, hits: list[NodeWithScore], near: int) -> dict[str, set[str]]:
@@ -157,14 +166,17 @@ def named_documents(question: str, hits: list[NodeWithScore], near: int) -> dict
     named: dict[str, set[str]] = {}
     for hit in hits[: 2 * near]:
         source = hit.node.metadata.get("source", "")
-        stem = source.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
-        for word in words & set(_NAME_PARTS.findall(stem)):
+        for word in words & _name_parts(source.rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()):
             named.setdefault(word, set()).add(source)
+    # The words that "and", "or"… join come first: in "Where should bugs be reported for GLib and for
+    # procps?" GLib and procps name the parts, not the "bugs" of procps-bugs.md.
+    lowered = question.lower()
+    joined = _joined(lowered, named)
     chosen: dict[str, set[str]] = {}
-    for word, sources in sorted(named.items(), key=lambda item: (len(item[1]), item[0])):
+    for word, sources in sorted(named.items(), key=lambda item: (item[0] not in joined, len(item[1]), item[0])):
         if all(sources.isdisjoint(c) for c in chosen.values()):
             chosen[word] = sources
-    if len(chosen) < 2 or not _coordinated(question.lower(), list(chosen)):
+    if len(chosen) < 2 or not _coordinated(lowered, list(chosen)):
         return {}
     return chosen
 
@@ -172,10 +184,16 @@ def named_documents(question: str, hits: list[NodeWithScore], near: int) -> dict
 def _coordinated(question: str, words: list[str]) -> bool:
     """True when "and", "or", "versus"… stands between two of `words` at most six words apart
     ("ninja and of tmux", "gzip release or the newest GNU tar")."""
+    return bool(_joined(question, words))
+
+
+def _joined(question: str, words: Collection[str]) -> set[str]:
+    """Those of `words` that "and", "or"… joins to the next or the one before, with none of the
+    others between them."""
     tokens = _NAME_PARTS.findall(question)
     places = sorted((i, w) for i, w in enumerate(tokens) if w in words)
-    return any(a != b and j - i <= 7 and any(_COMBINES.fullmatch(t) for t in tokens[i + 1 : j])
-               for (i, a), (j, b) in zip(places, places[1:], strict=False))
+    return {word for (i, a), (j, b) in zip(places, places[1:], strict=False)
+            if a != b and j - i <= 7 and any(_COMBINES.fullmatch(t) for t in tokens[i + 1 : j]) for word in (a, b)}
 
 
 def without_words(text: str, words: set[str]) -> str:

@@ -161,7 +161,7 @@ class Indexer:
                         report.removed.append(item.key)
                 else:
                     source, nodes = read
-                    pending_sentences.append((digest, file_sentences(source)))
+                    pending_sentences.append((digest, file_sentences(source, item.key)))
                     (report.changed if previous or item.key in old.files else report.added).append(item.key)
                     stat = item.path.stat()
                     files[item.key] = FileEntry(str(item.path), digest, len(nodes), stat.st_size, stat.st_mtime)
@@ -228,13 +228,13 @@ class Indexer:
         """Embed the sentences of indexed files that have none stored (an index built before
         sentence vectors were kept): answers are faster from the next question on."""
         stored = self.store.sentences.files()
-        missing = [entry for entry in manifest.files.values() if entry.sha256 not in stored]
+        missing = [(key, entry) for key, entry in manifest.files.items() if entry.sha256 not in stored]
         for start in range(0, len(missing), _SENTENCE_FILES):
             batch = []
-            for entry in missing[start : start + _SENTENCE_FILES]:
+            for key, entry in missing[start : start + _SENTENCE_FILES]:
                 source = self.store.load_text(entry.sha256) or self._read(Path(entry.path), entry.sha256)
                 if source is not None:
-                    batch.append((entry.sha256, file_sentences(source)))
+                    batch.append((entry.sha256, file_sentences(source, key)))
             report.embedded_sentences += self.store.sentences.add(batch, self.embedder.embed)
             if progress:
                 progress(min(start + _SENTENCE_FILES, len(missing)), len(missing), report.embedded_chunks)

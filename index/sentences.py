@@ -17,7 +17,7 @@ import numpy as np
 from citebot.chunking import sentence_spans
 from citebot.database import open_database
 from citebot.models import one_line
-from citebot.sources import SourceText
+from citebot.sources import SourceText, title_of
 from citebot.tables import row_reading
 from citebot.words import DOTTED_NUMBER, tokenize
 
@@ -35,9 +35,9 @@ _SCHEMA = (
 )
 _LOOKUP_PAGE = 500  # SQLite host parameters per query
 # Bumped whenever chunking.sentence_spans cuts differently or a sentence is read otherwise (8: table
-# rows with their header, tables.py): sentences stored under the old cuts
+# rows with their header; 9: field stanzas with their title): sentences stored under the old cuts
 # would no longer be found, so they are computed again.
-SPLITTING = 8
+SPLITTING = 9
 
 
 # "License: MIT", "Maintainer: Ada Quill": a field and its value answer in two words; so does a
@@ -51,13 +51,28 @@ def is_candidate(sentence: str) -> bool:
     return words >= 3 or (words == 2 and bool(_FIELD.match(sentence) or DOTTED_NUMBER.search(sentence)))
 
 
-def file_sentences(source: SourceText) -> list[str]:
-    """Every candidate sentence of a file (as split_sentences cuts them around a passage), page by
-    page, on one line."""
+FIELD_LINE = re.compile(r"^[ \t]*([A-Z][\w-]{1,30}):[ \t]+(\S.*)$", re.M)  # "License: GPL-3+"
+
+
+def reading_of(source: SourceText, key: str, start: int, end: int) -> str:
+    """The sentence source.text[start:end] as the scorer reads it: a table row with its cells
+    named (tables.py); a stanza of fields, one a line ("Files: *\nCopyright: 2022 Ada Quill\n
+    License: Apache"), after the document's title, since the fields never say what they are
+    about; any other as it is."""
+    piece = row_reading(source.text, start, end)
+    if len(FIELD_LINE.findall(piece)) < 2:
+        return piece
+    title = title_of(source, key)
+    return f"{title}: {piece}" if title else piece
+
+
+def file_sentences(source: SourceText, key: str) -> list[str]:
+    """Every candidate sentence of the file `key` as the scorer reads it (reading_of), cut as
+    split_sentences cuts them around a passage, page by page, on one line."""
     starts = source.page_starts or [0]
     spans = ((a, b) for page_start, page_end in zip(starts, [*starts[1:], len(source.text)], strict=True)
              for a, b in sentence_spans(source.text, max(source.body_start, page_start), page_end))
-    return list(dict.fromkeys(one_line(row_reading(source.text, a, b)) for a, b in spans if is_candidate(source.text[a:b])))
+    return list(dict.fromkeys(one_line(reading_of(source, key, a, b)) for a, b in spans if is_candidate(source.text[a:b])))
 
 
 def _sha(text: str) -> bytes:

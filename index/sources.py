@@ -417,6 +417,12 @@ def path_title(key: str) -> str:
     return " ".join(w for w in words if not _NAMELESS_WORD.fullmatch(w))
 
 
+def title_of(document: SourceText, key: str) -> str:
+    """The name a document goes by: its own title (front matter, a PDF's title or running header),
+    else its path's words (path_title)."""
+    return document.metadata.get("title") or path_title(key)
+
+
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:

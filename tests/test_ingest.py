@@ -285,7 +285,7 @@ def test_answers_look_up_the_sentence_vectors_indexing_stored(tmp_path, corpus, 
     while it is damaged."""
     engine = make_engine(tmp_path / "data", corpus)
     report = engine.reindex()
-    sentences = {path.name: file_sentences(read_source(path)) for path in corpus.iterdir()}
+    sentences = {path.name: file_sentences(read_source(path), path.name) for path in corpus.iterdir()}
     everything = {text for texts in sentences.values() for text in texts}
     assert report.embedded_sentences == len(everything) > 20
     assert engine.store.sentences.lookup(sorted(everything)).keys() == everything
@@ -331,11 +331,11 @@ def test_a_change_of_sentence_splitting_embeds_only_the_sentences_cut_differentl
                                      "Run it with the force flag set.\n", encoding="utf-8")
     engine = make_engine(tmp_path / "data", docs)
     engine.reindex()
-    before = set(file_sentences(read_source(docs / "readme.txt")))
+    before = set(file_sentences(read_source(docs / "readme.txt"), "readme.txt"))
 
     joined = ["Zapper 3.1 is a small tool. It zaps the cache nightly.", "Run it with the force flag set."]
     monkeypatch.setattr(citebot.sentences, "SPLITTING", citebot.sentences.SPLITTING + 1)
-    monkeypatch.setattr(citebot.ingest, "file_sentences", lambda source: joined)  # the new release cuts like this
+    monkeypatch.setattr(citebot.ingest, "file_sentences", lambda source, key: joined)  # the new release cuts like this
     report = make_engine(tmp_path / "data", docs).reindex()
     assert report.embedded_sentences == 1  # the joined sentence only; the other one was kept
     store = engine.store.sentences

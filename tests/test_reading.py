@@ -712,3 +712,48 @@ def test_a_text_table_row_is_read_with_its_header(tmp_path):
     answer = engine.ask("Which port is reserved for zapperd?")
     assert answer.answerable and answer.citations[0].quote == "7420  | zapperd       | the zapper relay", answer.text
     assert_verbatim(answer.citations[0], tmp_path / "docs")
+
+
+
+def test_the_words_joined_by_and_name_the_documents_of_a_two_part_question():
+    """"bugs" also names procps-bugs.md, but "and" joins GLib and procps: those name the parts."""
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from citebot.evidence import named_documents
+
+    hits = [NodeWithScore(node=TextNode(text="x", metadata={"source": name}), score=1.0)
+            for name in ["glib-README.md", "procps-bugs.md", "procps-copyright"]]
+    named = named_documents("Where should bugs be reported for GLib and for procps?", hits, near=5)
+    assert named == {"glib": {"glib-README.md"}, "procps": {"procps-bugs.md", "procps-copyright"}}
+
+
+QUXJQ_COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: quxjq
+Source: https://github.com/example/quxjq
+
+Files: *
+Copyright: 2012 Ada Quill <ada@frob.example>
+License: MIT
+
+Files: docs/*
+Copyright: 2012 Ada Quill <ada@frob.example>
+License: CC-BY-3.0
+
+License: MIT
+ Permission is hereby granted, free of charge, to any person obtaining a copy of this software
+ and associated documentation files, to deal in the Software without restriction.
+
+License: CC-BY-3.0
+ THE WORK IS PROVIDED UNDER THE TERMS OF THIS CREATIVE COMMONS PUBLIC LICENSE. THE WORK IS
+ PROTECTED BY COPYRIGHT AND/OR OTHER APPLICABLE LAW.
+"""
+
+
+def test_a_stanza_of_fields_is_read_with_the_documents_name(tmp_path):
+    """"Files: docs/* / Copyright: … / License: CC-BY-3.0" never names quxjq: its path does."""
+    engine = engine_over(tmp_path, {"quxjq-copyright": QUXJQ_COPYRIGHT,
+                                    "quxjq-readme": "quxjq is a command-line processor for frob files.\n"
+                                                    "Its documentation is in the docs folder and on the web site.\n"})
+    answer = engine.ask("Under which licence is the documentation of quxjq distributed?")
+    assert answer.answerable and "License: CC-BY-3.0" in answer.citations[0].quote, answer.text
+    assert answer.citations[0].quote.startswith("Files: docs/*")
