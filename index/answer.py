@@ -439,6 +439,9 @@ class ExtractiveAnswerer:
         sentences = split_sentences(hits, self.sources)
         if not sentences:
             return []
+        asked = asked_type(question)
+        releases = self._release_headings(sentences, asked, search_query) if asked in _HEADED and extreme_wanted(question) else []
+        sentences += [r for r in releases if all(r is not s for s in sentences)]
         w = self.weights
         words = [tokenize(s.reading or s.text) for s in sentences]
         terms = [set(self._stem(t)) for t in words]
@@ -449,7 +452,6 @@ class ExtractiveAnswerer:
         names = [term for n in names_in(bare) for term in self._stem(tokenize(n))[:1]]
         seen = set().union(*terms, *before)
         missing = sum(1 for n in names if n not in seen) / len(names) if names else 0.0
-        asked = asked_type(question)
         # A follow-up without a subject of its own ("its documentation") is about the earlier turn's.
         own_subjects = self.subjects.of(bare)
         subjects = own_subjects or self.subjects.of(reading)
@@ -501,7 +503,8 @@ class ExtractiveAnswerer:
                 + w.part_names_here * named
                 + w.numbers_here * numbered
             )
-        self._prefer_extreme(question, asked, sentences)
+        # Among releases, the newest is a heading's: "GLib >= 2.38 is required" names another program's.
+        self._prefer_extreme(question, asked, releases or sentences)
         # Embedding sentences is most of an answer's cost: only the lexically likeliest are embedded.
         # Chosen on relevance without the asked-type part, so that a sentence continuing the best
         # one ("It would be very selfish…") can still support it (see _select).
@@ -530,20 +533,27 @@ class ExtractiveAnswerer:
         document = self.sources(sentence.source)
         if document is None:
             return None
-
-        def holds(line: str) -> bool:
-            found = new_candidates(line, asked, query)
-            return any((key := order_key(c, asked)) and key[1] for c in found) if asked == AnswerType.DATE else bool(found)
-
         floor = max(document.body_start, document.page_bounds(sentence.offset)[0])
-        span = self.headings.above(sentence.source, document.text, sentence.offset, floor, holds)
-        if span is None:
-            return None
-        start, end = span
-        start += len(document.text[start:end]) - len(document.text[start:end].lstrip())
-        text = document.text[start:end].rstrip()
-        return Sentence(sentence.source, document.line_of(start), document.line_of(end - 1), text, sentence.rank,
-                        sentence.page, offers=tuple(new_candidates(text, asked, query)), offset=start)
+        span = self.headings.above(sentence.source, document.text, sentence.offset, floor,
+                                   lambda line: _gives_release(line, asked, query))
+        return _heading_sentence(sentence.source, document, span, sentence.rank, asked, query) if span else None
+
+    def _release_headings(self, sentences: list[Sentence], asked: AnswerType, query: str) -> list[Sentence]:
+        """Every release heading of the documents `sentences` come from, as sentences (those among
+        them already as they are): "Which is the newest release?" is answered by one that the
+        passages retrieved for the question's words may miss."""
+        have = {(s.source, s.start_line, s.page): s for s in sentences}
+        ranks = {s.source: s.rank for s in reversed(sentences)}
+        found = []
+        for key, rank in ranks.items():
+            document = self.sources(key)
+            if document is None:
+                continue
+            for span in self.headings.of(key, document.text):
+                if span[0] >= document.body_start and _gives_release(document.text[span[0] : span[1]], asked, query):
+                    heading = _heading_sentence(key, document, span, rank, asked, query)
+                    found.append(have.get((heading.source, heading.start_line, heading.page), heading))
+        return found
 
     def _prefer_extreme(self, question: str, asked: AnswerType, sentences: list[Sentence]) -> None:
         """For "the newest release" (or "the first"), the sentence holding the latest (earliest)
@@ -612,6 +622,24 @@ class ExtractiveAnswerer:
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")  # a year the question or a sentence names
 _HEADED = (AnswerType.VERSION, AnswerType.DATE)  # types a section's heading gives its entries
+
+
+def _gives_release(line: str, asked: AnswerType, query: str) -> bool:
+    """True when a heading `line` holds a new candidate of the asked type: a release, or a date
+    with its month (a year alone dates no release)."""
+    found = new_candidates(line, asked, query)
+    return any((key := order_key(c, asked)) and key[1] for c in found) if asked == AnswerType.DATE else bool(found)
+
+
+def _heading_sentence(key: str, document: SourceText, span: tuple[int, int], rank: int, asked: AnswerType,
+                      query: str) -> Sentence:
+    """The heading line at `span` of `document` as a sentence, without its indentation."""
+    start, end = span
+    line = document.text[start:end]
+    start += len(line) - len(line.lstrip())
+    text = line.strip()
+    return Sentence(key, document.line_of(start), document.line_of(start + len(text) - 1), text, rank,
+                    document.page_of(start), offers=tuple(new_candidates(text, asked, query)), offset=start)
 
 
 def _restated(terms: set[str], question: set[str]) -> float:

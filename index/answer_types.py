@@ -64,7 +64,8 @@ _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.NUMBER: re.compile(rf"(?<![\w.-]){_NUM}(?:\s?(?:%|[kmgt]i?b\b|bytes?\b|bits?\b|[kmg]hz\b|ms\b|kg\b|km\b|miles?\b"
                                   rf"|million\b|billion\b|trillion\b|thousand\b|hundred\b))?|\b{_COUNT_WORD}\b|\b0x[0-9a-f]+\b", re.I),
     # "version 1.10" is one candidate, not "version 1" and "10".
-    AnswerType.VERSION: re.compile(r"\b(?:version\s)?[vV]?\d+(?:\.\d+)+[a-z]?\b|\b(?:version|release|v)\s?\d+[a-z]?\b(?!\.\d)", re.I),
+    # Not a URL's path ("copyright-format/1.0/") nor a licence's ("LGPL-2.1").
+    AnswerType.VERSION: re.compile(r"\b(?<![/=])(?<!(?-i:[A-Z])-)(?:version\s)?[vV]?\d+(?:\.\d+)+[a-z]?\b(?!/)|\b(?:version|release|v)\s?\d+[a-z]?\b(?!\.\d)", re.I),
     AnswerType.EMAIL: re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
     AnswerType.URL: re.compile(r"\bhttps?://[^\s<>\"')\]]+|\bwww\.[\w-]+(?:\.[\w-]+)+[^\s<>\"')\]]*|\b[\w-]+\.(?:org|com|net|io)\b"),
     AnswerType.OPTION: re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"),

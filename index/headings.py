@@ -17,6 +17,9 @@ _ATX = re.compile(r"[ \t]*#{1,6}[ \t]+\S")  # "### Major changes between OpenSSL
 _RULE = re.compile(r"[ \t]*(?:={3,}|-{3,})[ \t]*")  # the underline of a setext heading
 # A heading reads as a title, not a sentence: short, no full stop, comma or colon at its end.
 _SENTENCE_END = re.compile(r"[.,;:]\s*$")
+# An entry of a list, not a heading ("• GLib >= 2.38 is required…", "** Bug fixes"); GNU NEWS
+# files open each release with "* Noteworthy changes in release 1.12".
+_ENTRY = re.compile(r"(?:[•·+-]|\*\*|\d+[.)])\s")
 MAX_HEADING_CHARS = 100
 _MAX_WORDS = 14
 # How far above a sentence its section's heading is looked for: the longest release sections of
@@ -31,14 +34,19 @@ class SectionHeadings:
     def __init__(self) -> None:
         self._lines: dict[tuple[str, int], list[tuple[int, int]]] = {}
 
-    def above(self, key: str, text: str, start: int, floor: int, wanted: Callable[[str], bool]) -> tuple[int, int] | None:
-        """[start, end) of the nearest heading line of `text` (the document `key`) above offset
-        `start`, not before `floor` nor further than REACH_CHARS, for which `wanted(line)` holds."""
+    def of(self, key: str, text: str) -> list[tuple[int, int]]:
+        """[start, end) of every heading line of `text`, the document `key` (heading_lines)."""
         lines = self._lines.get((key, len(text)))
         if lines is None:
             if len(self._lines) >= _KEPT:
                 self._lines.clear()
             lines = self._lines[(key, len(text))] = heading_lines(text)
+        return lines
+
+    def above(self, key: str, text: str, start: int, floor: int, wanted: Callable[[str], bool]) -> tuple[int, int] | None:
+        """[start, end) of the nearest heading line of `text` (the document `key`) above offset
+        `start`, not before `floor` nor further than REACH_CHARS, for which `wanted(line)` holds."""
+        lines = self.of(key, text)
         for line_start, line_end in reversed(lines[: bisect.bisect_left(lines, (start, start))]):
             if line_start < max(floor, start - REACH_CHARS):
                 return None
@@ -73,6 +81,8 @@ def _is_heading(line: str, above: str, below: str, spaced: bool) -> bool:
         return False
     if _ATX.match(line) or _RULE.fullmatch(below):
         return True
-    if _SENTENCE_END.search(stripped) or len(stripped.split()) > _MAX_WORDS:
+    if _SENTENCE_END.search(stripped) or len(stripped.split()) > _MAX_WORDS or _ENTRY.match(stripped):
         return False
-    return not spaced or not above.strip() or bool(_RULE.fullmatch(above))
+    # Set off by blank lines: a paragraph's first line ("This is a security update for the dbus
+    # 1.14.x stable branch, fixing") goes on below it.
+    return not spaced or (not above.strip() or bool(_RULE.fullmatch(above))) and not below.strip()

@@ -678,6 +678,8 @@ frobnicate 2.4.0 (2024-01-20)
 =============================
 
 • First release with the frobd daemon.
+
+• Building now needs zlib >= 3.1 and quxlib 4.2.
 """
 
 
@@ -692,6 +694,14 @@ def test_an_entry_is_answered_with_the_release_heading_it_is_listed_under(tmp_pa
         assert_verbatim(citation, tmp_path / "docs")
     followup = engine.ask("When was it released?", [answer.turn()])
     assert followup.answerable and "2024-05-02" in followup.citations[0].quote, followup.text
+
+
+def test_the_newest_release_is_the_latest_heading_not_another_programs_version(tmp_path):
+    """The newest release's heading is found though the passages retrieved miss it, and "zlib
+    >= 3.1" in an entry names another program's release."""
+    engine = engine_over(tmp_path, {"frobnicate-news": RELEASES})
+    answer = engine.ask("Which is the newest frobnicate release in the NEWS file?")
+    assert answer.answerable and answer.citations[0].quote == "frobnicate 2.5.0 (2024-09-12)", answer.text
 
 
 RESERVED = """Every tool of the frob suite uses a reserved port in the 7400-7499 range.
