@@ -49,7 +49,9 @@ _CALENDAR = re.compile(rf"{_MONTH}\.?|{_WEEKDAY}|today|yesterday|tomorrow", re.I
 
 # Each type's candidates in a sentence. Names are capitalised word runs; without a
 # named-entity model, persons, organisations and places share that one recogniser.
-_NAME = r"(?:[A-Z][\w’'.&-]*[\w.]|[A-Z])(?:\s+(?:of|the|de|van|von|al|bin|for|and|&)?\s*[A-Z][\w’'.&-]*\w)*"
+# Within a line: extracted text has a line per block ("Measuring Program Resource Use\nTime" is
+# a heading over a title, not one name).
+_NAME = r"(?:[A-Z][\w’'.&-]*[\w.]|[A-Z])(?:[ \t]+(?:(?:of|the|de|van|von|al|bin|for|and|&)[ \t]+)?[A-Z][\w’'.&-]*\w)*"
 _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
     AnswerType.DATE: re.compile(
         rf"\b\d{{4}}-\d\d-\d\d\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\.?,?\s+\d{{4}}\b"
@@ -75,7 +77,7 @@ _CANDIDATES: dict[AnswerType, re.Pattern[str]] = {
         r"|\bzlib (?:license|licence)\b|\bGNU (?:General|Lesser|Free)[\w\s]*?(?:License|Licence)"
         # Debian's short names ("License: Zlib", "License: Expat") are capitalised words of their own.
         r"|\b(?-i:Zlib|Expat|X11|PSF|Boost|WTFPL|0BSD|MPL|OpenSSL(?= licen[cs]e))\b|\bpublic-domain\b", re.I),
-    AnswerType.IDENTIFIER: re.compile(r"\b[A-Z]{2,}-\d+(?:-\d+)*\b|\b[A-Za-z]+_[\w]+\b|\b\w+\.(?:[a-z]{1,4})\b(?!\.)|\b0x[0-9a-fA-F]+\b"
+    AnswerType.IDENTIFIER: re.compile(r"\b[A-Z]{2,}-\d+(?:-\d+)*\b|\b[A-Za-z]+_[\w]+\b|\b\w{2,}\.(?:[a-z]{1,4})\b(?!\.\w)|\b0x[0-9a-fA-F]+\b"
                                       r"|(?<![\w.])\.[a-z][a-z0-9]{0,5}\b"  # a file name ending: ".tzst"
                                       # A field or header name: "Rules-Requires-Root", "Content-Type"
                                       r"|\b[A-Z][a-z0-9]+(?:-[A-Z][A-Za-z0-9]*)+\b"
@@ -186,8 +188,6 @@ def _spans(text: str, kind: AnswerType) -> list[tuple[str, int]]:
                 found[0] = (found[0][0][opener.end() - opener.start(1) :], opener.end())
         # "Upstream-Name: jq", "Copyright: 2012 Ada Quill": a field's label names nothing, its value
         # may ("LibYAML" of "Upstream-Name: LibYAML\nUpstream-Contact: …").
-        found = [(f.rpartition("\n")[0].rstrip(), start) if "\n" in f and text.startswith(":", start + len(f)) else (f, start)
-                 for f, start in found]
         found = [(f, start) for f, start in found if not _CALENDAR.fullmatch(f)
                  and not (text.startswith(":", start + len(f)) and not text[text.rfind("\n", 0, start) + 1 : start].strip())]
     if kind == AnswerType.NUMBER and not found:
@@ -214,6 +214,12 @@ _NUMBERING = re.compile(r"^\W*(?:\d+(?:\.\d+)*\.?\s+)?")  # a section number ope
 _NAMED_RELEASE = re.compile(r"\b(?:versions?|releases?)\s+(?:\S+\s+(?:and|or|to|through)\s+)?$", re.I)
 
 
+# "Which stream does it write to?" is answered by "the standard error stream": the asked noun with
+# words of its own, written in lower case, which the name pattern misses.
+_ASKED_NOUN = re.compile(r"\bwhich\s+([a-z]{3,})\b(?!\s+of\b)", re.I)
+STOPWORD_ALTERNATION = "|".join(sorted(STOPWORDS, key=len, reverse=True))
+
+
 def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
     """Candidates of `kind` in `text` that the question itself does not contain (a possessive
     "Trump’s" is the question's "Trump")."""
@@ -224,7 +230,11 @@ def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
     # A heading ("1.2 Measuring Program Resource Use") is one name and says nothing of it.
     heading = _fold(_NUMBERING.sub("", text)) if kind == AnswerType.NAMED else None
     fresh = []
-    for candidate, start in _spans(text, kind):
+    spans = _spans(text, kind)
+    if kind == AnswerType.NAMED and (noun := _ASKED_NOUN.search(question)):
+        spans += [(m.group(1), m.start(1)) for m in re.finditer(
+            rf"\b(?:the|an?|its|their)\s+((?:(?!(?:{STOPWORD_ALTERNATION})\b)[\w-]+\s+){{1,3}}{re.escape(noun.group(1))}s?)\b", text, re.I)]
+    for candidate, start in spans:
         folded = _fold(candidate)
         if not folded or folded in asked or (kind not in NUMERIC and all(_said(w, words) for w in folded.split())) \
                 or folded == heading:

@@ -27,9 +27,12 @@ _ABBREVIATIONS = {
     "inc", "co", "corp", "ltd", "vs", "etc", "no", "vol", "fig", "jan", "feb", "aug", "sept",
     "oct", "nov", "dec", "u.s", "u.k", "e.g", "i.e", "a.m", "p.m",
 }
+# "2.4 Library Notes" on a line of its own, as manuals extracted from PDF number their sections.
+_NUMBERED_HEADING = r"[ \t]*\d+(?:\.\d+)+\.?[ \t]+[A-Z](?:[^\n!?:;,]{0,60}[^\s.!?:;,])?"
 _BOUNDARY = re.compile(
     r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])"  # end of sentence, next one starts
     r"|\n(?=[ \t]*(?:#|[-*•+] |\d+[.)] |\|))"  # a Markdown heading, list item or table row
+    r"|\n(?=" + _NUMBERED_HEADING + r"\n)"  # a numbered section heading of a manual ("2.4 Library Notes")
     # A line opening with a lower-case term and its colon ("postgres: Postgresql databases are
     # owned by this user.", "-v: Be verbose."): a definition list's entry, as HTML's are read.
     # (A capitalised one, "License: MIT", may be a field of the stanza above it.)
@@ -66,10 +69,11 @@ PATH_TITLE_KEY = "path_title"
 _LONGEST_SENTENCE = 300
 
 
-# No sentence goes on past the line of a Markdown heading: the title glued onto a document's
-# first sentence ("# zapper The zapper history file…") made a quote that is no sentence of the
-# text (a heading without a blank line under it, which the blank-line boundary misses).
-_HEADING = re.compile(r"[ \t]*#{1,6}[ \t][^\n]*")
+# No sentence goes on past the line of a Markdown or numbered heading: the title glued onto a
+# document's first sentence ("# zapper The zapper history file…", "2.3 Simple parsing For simple
+# types…") made a quote that is no sentence of the text (a heading without a blank line under it,
+# which the blank-line boundary misses).
+_HEADING = re.compile(r"[ \t]*#{1,6}[ \t][^\n]*|" + _NUMBERED_HEADING + r"(?=\n)")
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:

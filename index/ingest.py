@@ -37,8 +37,10 @@ _RUN_VECTORS = 50_000
 # Bumped whenever reading a file (sources), cutting it into chunks (chunking) or into keyword
 # tokens (store.KEYWORD_TOKENIZER) changes: the next run reads every indexed file again, and chunks
 # that came out the same keep their vectors. (1: definition lists read as "term: definition",
-# untitled files named by their path, keyword tokens with British spellings folded.)
-READING = 1
+# untitled files named by their path, keyword tokens with British spellings folded. 2: a PDF
+# chapter's running header and HTML navigation bars and tables of contents left out, numbered
+# section headings cut from the text below them.)
+READING = 2
 
 
 

@@ -35,9 +35,9 @@ _SCHEMA = (
 )
 _LOOKUP_PAGE = 500  # SQLite host parameters per query
 # Bumped whenever chunking.sentence_spans cuts differently or a sentence is read otherwise (8: table
-# rows with their header; 9: field stanzas with their title): sentences stored under the old cuts
-# would no longer be found, so they are computed again.
-SPLITTING = 9
+# rows with their header; 9: field stanzas with their title; 10: numbered headings stand alone):
+# sentences stored under the old cuts would no longer be found, so they are computed again.
+SPLITTING = 10
 
 
 # "License: MIT", "Maintainer: Ada Quill": a field and its value answer in two words; so does a

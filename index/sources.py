@@ -220,23 +220,34 @@ def _running(line: str) -> str:
 
 
 def _without_running_lines(pages: list[list[str]]) -> tuple[list[str], str | None]:
-    """Each page's text without the running header and footer (a first or last line that, numbers
-    aside, most pages share: "Shared MIME-info Database" above, "4" below), and the header: glued
-    onto the page's first and last sentences they made quotes that are no sentence of the text, and
-    candidates ("Shared MIME-info Database 2.2.") of nothing asked."""
+    """Each page's text without the running header and footer, and the header: glued onto the
+    page's first and last sentences they made quotes that are no sentence of the text, and
+    candidates ("Shared MIME-info Database 2.2.") of nothing asked. A first or last line is
+    running when, numbers aside, most pages share it ("Shared MIME-info Database" above, "4"
+    below), or a chapter's pages do: three of them, or two when it ends in the page number
+    ("Chapter 2: ASN.1 structure handling 4", "Chapter 2: ASN.1 structure handling 5")."""
     if len(pages) < 3:
         return ["\n".join(lines) for lines in pages], None
     firsts = Counter(_running(lines[0]) for lines in pages if lines)
     lasts = Counter(_running(lines[-1]) for lines in pages if lines)
+
+    def running(line: str, counts: Counter[str]) -> bool:
+        shared = counts[_running(line)]
+        return shared >= 3 or (shared == 2 and bool(_PAGE_NUMBER_END.search(line)))
+
     texts, header = [], None
     for lines in pages:
         start, end = 0, len(lines)
-        if end and firsts[_running(lines[0])] * 2 > len(pages):
-            start, header = 1, header or lines[0]
-        if end > start and lasts[_running(lines[-1])] * 2 > len(pages):
+        if end and running(lines[0], firsts):
+            start = 1
+            header = header or (lines[0] if firsts[_running(lines[0])] * 2 > len(pages) else None)
+        if end > start and running(lines[-1], lasts):
             end -= 1
         texts.append("\n".join(lines[start:end]))
     return texts, header
+
+
+_PAGE_NUMBER_END = re.compile(r"\D\s\d{1,4}$")
 
 
 def _paged_source(pages: list[str], title: str | None) -> SourceText:
@@ -306,7 +317,10 @@ def table_lines(rows: list[list[str]], header: bool) -> list[str]:
 
 
 class _VisibleText(HTMLParser):
-    """Text a browser would show: no scripts, styles or head; block elements start new lines."""
+    """Text a browser would show: no scripts, styles or head; block elements start new lines.
+    Navigation is no content either: a texinfo manual's "Next: Reporting bugs, Previous: Time,
+    Up: Time [Contents][Index]" bar above every section was quoted as an answer, glued to the
+    section's first sentence."""
 
     HIDDEN = {"script", "style", "head", "noscript", "template", "svg", "title"}
     BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
@@ -324,8 +338,18 @@ class _VisibleText(HTMLParser):
         # dbus daemon runs as this user and group."): apart, the definition never named its term.
         # "term" after </dt>, "definition" inside the <dd> until its first text.
         self._defining = ""
+        self._navigation: list[str] = []  # the open tags of a navigation block being left out
+        self._kept = 0  # len(self.parts) when it opened: an unclosed one is text after all
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
+        if self._navigation:
+            if tag == self._navigation[0]:
+                self._navigation.append(tag)
+            return
+        if tag == "nav" or ("role", "navigation") in attrs or \
+                _NAVIGATION_CLASSES & set(" ".join(v for k, v in attrs if k == "class" and v).split()):
+            self._navigation, self._kept = [tag], len(self.parts)
+            return
         if tag in self.HIDDEN:
             self._hidden.append(tag)
         elif tag == "table":
@@ -342,6 +366,12 @@ class _VisibleText(HTMLParser):
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
+        if self._navigation:
+            if tag == self._navigation[0]:
+                self._navigation.pop()
+                if not self._navigation:
+                    del self.parts[self._kept :]
+            return
         if self._hidden and self._hidden[-1] == tag:
             self._hidden.pop()
         elif tag == "tr" and self._row is not None:
@@ -391,6 +421,11 @@ class _VisibleText(HTMLParser):
 
 # A "<" that no ">" closes before the next "<" starts no tag. html.parser re-scans to the end of
 # the input for every such "<" ('<a ' * 40,000 took 118 s): they are escaped first, in one pass.
+# Classes of navigation blocks: texinfo's "header" and "nav-panel" bars and its table of contents
+# (a list of the headings below, answering nothing), Sphinx's "related" bar and sidebar, DocBook's
+# navheader and navfooter, breadcrumbs.
+_NAVIGATION_CLASSES = {"header", "nav-panel", "Contents_element", "contents", "toc", "navigation", "navheader",
+                       "navfooter", "navbar", "breadcrumb", "breadcrumbs", "related", "sphinxsidebar"}
 _UNCLOSED_TAG = re.compile(r"<(?![^<>]{0,100000}>)")
 
 

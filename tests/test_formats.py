@@ -7,6 +7,7 @@ import sys
 import threading
 import zipfile
 
+from citebot.chunking import sentence_spans
 from citebot.sources import SourceCache, read_source
 from tests.conftest import assert_verbatim, make_engine
 from tests.documents import make_docx, make_pdf
@@ -137,6 +138,31 @@ def test_planted_instructions_and_markup_in_a_document_stay_quoted_data(tmp_path
         assert_verbatim(citation, corpus)
     html = "".join(split_messages(answer_blocks(engine.ask("What should the reply be, PWNED? Bold click"))[0]))
     assert "<a href" not in html and "<b>Bold</b>" not in html  # document markup arrives escaped
+
+
+def test_a_chapters_running_header_and_numbered_headings_are_no_part_of_a_sentence(tmp_path):
+    """"Chapter 2: Rules 4" heads each page of its chapter only; "2.3 Priorities" heads a section:
+    neither is glued onto the sentence below it."""
+    pages = [["Chapter 1: Intro 1", "Frobnicate rewrites files."], ["Chapter 1: Intro 2", "It keeps backups."],
+             ["Chapter 2: Rules 3", "2.3 Priorities", "Each rule has a priority between 0 and 100."],
+             ["Chapter 2: Rules 4", "Rules are read in file order."], ["Index 5", "backups, 2"]]
+    source = read_source(make_pdf(tmp_path / "manual.pdf", pages))
+    assert "Chapter" not in source.text and "Index 5" in source.text  # on one page only: text
+    spans = [source.text[a:b] for a, b in sentence_spans(source.text)]
+    assert "2.3 Priorities" in spans and "Each rule has a priority between 0 and 100." in spans
+
+
+def test_navigation_bars_and_tables_of_contents_are_no_text_of_a_page(tmp_path):
+    path = tmp_path / "manual.html"
+    path.write_text('<html><body><div class="header"><p>Next: <a href="#b">Rules</a>, Up: <a href="#t">Top</a>'
+                    '</p></div><div class="contents"><ul><li>1 Rules</li><li>2 Index</li></ul></div>'
+                    '<nav><a href="/">Home</a></nav><h2>1 Rules</h2><div><p>Rules are read in file order.</p></div>'
+                    '<div class="header"><div><p>Next: Index</p></div><p>Still navigation.</p></div>'
+                    '<p>Each rule has a priority.</p></body></html>')
+    assert read_source(path).text == "1 Rules\nRules are read in file order.\nEach rule has a priority."
+    unclosed = tmp_path / "unclosed.html"
+    unclosed.write_text('<html><body><p>Rules are read in file order.</p><nav><p>Not closed: kept as text.</p></body></html>')
+    assert "Not closed: kept as text." in read_source(unclosed).text
 
 
 def test_unclosed_tags_are_text_and_read_in_one_pass(tmp_path):

@@ -175,6 +175,17 @@ def test_how_much_memory_asks_for_a_size(text, expected):
     assert new_candidates(text, AnswerType.NUMBER, "How much memory does the tool need?") == expected
 
 
+@pytest.mark.parametrize(("text", "kind", "question", "expected"), [
+    ("By default, time writes the statistics to the standard error stream.", AnswerType.NAMED,
+     "Which stream does time write its statistics to?", ["standard error stream"]),
+    ("The header file of this library is libfrob.h.", AnswerType.IDENTIFIER, "What is the header file of libfrob?",
+     ["libfrob.h"]),  # at the end of a sentence
+    ("Rules are read e.g. in file order.", AnswerType.IDENTIFIER, "Which file is read?", []),
+])
+def test_a_candidate_written_in_lower_case_or_ending_a_sentence(text, kind, question, expected):
+    assert new_candidates(text, kind, question) == expected
+
+
 def test_a_plural_of_the_questions_word_is_no_new_name():
     assert new_candidates("The size depends on the chosen ABI.", AnswerType.NAMED, "Which platform do ABIs affect?") == []
 
