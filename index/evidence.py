@@ -64,9 +64,9 @@ class SubjectTerms:
         return [t for t in self.of(question) if _VERSION.fullmatch(t)] + files
 
     def names(self, question: str) -> list[str]:
-        """The capitalised terms (names, not numbers), which a corpus about the question must
-        mention somewhere."""
-        return [t for t, weight in self.of(question).items() if weight == 1.0 and not _HAS_DIGIT.search(t)]
+        """The terms that name something, capitalised or outside the vocabulary ("postgres"), not
+        numbers: a corpus about the question must mention them somewhere."""
+        return [t for t, weight in self.of(question).items() if not _HAS_DIGIT.search(t)]
 
     def _common(self, word: str) -> bool:
         return len(word) < 2 or any(word.endswith(s) and self._is_common(word[: len(word) - len(s)] if s else word)

@@ -305,6 +305,7 @@ def test_table_rows_answer_with_their_header_cells(docs_engine, question, expect
     "When was zorblat 1.2 released?",  # a product no document is about
     "When was frobnicate 2.7 released?",  # a release its NEWS never mentions
     "Which zorbctl release added the --dry-run option?",  # a lower-case tool no document is about
+    "Which port does the zorbd daemon of frobnicate listen on?",  # a lower-case name no document mentions
 ])
 def test_refusal_on_evidence(docs_engine, question):
     engine, _ = docs_engine
