@@ -33,11 +33,11 @@ from citebot.answer_types import (
 )
 from citebot.chunking import sentence_spans
 from citebot.embedding import OnnxSentenceEmbedding, VectorCache
-from citebot.evidence import SubjectTerms, places_of
+from citebot.evidence import SubjectTerms, names_document, places_of
 from citebot.headings import SectionHeadings
 from citebot.models import Answer, Citation, Turn, one_line
 from citebot.sentences import FIELD_LINE, is_candidate, reading_of
-from citebot.sources import SourceText, path_title, title_of
+from citebot.sources import SourceText, title_of
 from citebot.stemming import SharedStemmer
 from citebot.words import DOTTED_NUMBER, QUESTION_WORDS, STOPWORDS, content_terms, content_words, names_in, tokenize
 
@@ -539,17 +539,16 @@ class ExtractiveAnswerer:
         return _heading_sentence(sentence.source, document, span, sentence.rank, asked, query) if span else None
 
     def _release_headings(self, sentences: list[Sentence], asked: AnswerType, query: str) -> list[Sentence]:
-        """Every release heading of the documents `sentences` come from whose title or path names
-        everything the question names, as sentences (those among them already as they are):
-        "Which is the newest dbus release?" is answered by one that the passages retrieved for the
+        """Every release heading of the documents `sentences` come from that the question names
+        (evidence.names_document), as sentences (those among them already as they are): "Which is
+        the newest dbus release?" is answered by one that the passages retrieved for the
         question's words may miss, and not from another program's NEWS file."""
         have = {(s.source, s.start_line, s.page): s for s in sentences}
         ranks = {s.source: s.rank for s in reversed(sentences)}
-        named = {name: 1.0 for name in self.subjects.names(without_source_pointer(query))}
         found = []
         for key, rank in ranks.items():
             document = self.sources(key)
-            if document is None or self.subjects.share_mentioned(named, f"{title_of(document, key)} {path_title(key)}") < 1:
+            if document is None or not names_document(query, key, document.metadata.get("title", "")):
                 continue
             for span in self.headings.of(key, document.text):
                 if span[0] >= document.body_start and _gives_release(document.text[span[0] : span[1]], asked, query):

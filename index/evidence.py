@@ -181,6 +181,14 @@ def named_documents(question: str, hits: list[NodeWithScore], near: int) -> dict
     return chosen
 
 
+def names_document(question: str, key: str, title: str) -> bool:
+    """True when a word of the question names the document `key` (a word of its path or title:
+    "tar" of tar-news.docx or of tar/NEWS), or its path and title hold no word but the names of
+    kinds of files ("NEWS")."""
+    words = _name_parts(f"{key.rsplit('.', 1)[0]} {title}".lower()) - STOPWORDS - _FILE_KINDS
+    return not words or bool(words & set(_NAME_PARTS.findall(question.lower())))
+
+
 def _coordinated(question: str, words: list[str]) -> bool:
     """True when "and", "or", "versus"… stands between two of `words` at most six words apart
     ("ninja and of tmux", "gzip release or the newest GNU tar")."""

@@ -35,9 +35,10 @@ _SCHEMA = (
 )
 _LOOKUP_PAGE = 500  # SQLite host parameters per query
 # Bumped whenever chunking.sentence_spans cuts differently or a sentence is read otherwise (8: table
-# rows with their header; 9: field stanzas with their title; 10: numbered headings stand alone):
-# sentences stored under the old cuts would no longer be found, so they are computed again.
-SPLITTING = 10
+# rows with their header; 9: field stanzas with their title; 10: numbered headings stand alone;
+# 11: no contents or index entries): sentences stored under the old cuts would no longer be found,
+# so they are computed again.
+SPLITTING = 11
 
 
 # "License: MIT", "Maintainer: Ada Quill": a field and its value answer in two words; so does a
@@ -45,8 +46,15 @@ SPLITTING = 10
 _FIELD = re.compile(r"\s*[A-Z][\w-]{1,30}:\s+\S")
 
 
+# The dot leaders of a table of contents or an index ("Supported ASN.1 types, list of . . . . . 15").
+_LEADERS = re.compile(r"(?:\.[ \t]?){6,}")
+
+
 def is_candidate(sentence: str) -> bool:
-    """A piece of text worth quoting as an answer: three words or more, or a field or a name with its value."""
+    """A piece of text worth quoting as an answer: three words or more, or a field or a name with
+    its value; no entry of a table of contents or an index."""
+    if _LEADERS.search(sentence):
+        return False
     words = len(tokenize(sentence))
     return words >= 3 or (words == 2 and bool(_FIELD.match(sentence) or DOTTED_NUMBER.search(sentence)))
 

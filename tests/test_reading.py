@@ -779,3 +779,12 @@ def test_a_stanza_of_fields_is_read_with_the_documents_name(tmp_path):
     answer = engine.ask("Under which licence is the documentation of quxjq distributed?")
     assert answer.answerable and "License: CC-BY-3.0" in answer.citations[0].quote, answer.text
     assert answer.citations[0].quote.startswith("Files: docs/*")
+
+
+@pytest.mark.parametrize(("key", "named"), [
+    ("tar-news.docx", True), ("dbus/NEWS", False), ("NEWS", True), ("wget-news.txt", False)])
+def test_a_question_names_a_document_by_a_word_of_its_file_name(key, named):
+    """Only a NEWS file the question names gives "the newest release" (NEWS alone names nothing)."""
+    from citebot.evidence import names_document
+
+    assert names_document("Which is the newest GNU tar release?", key, "") is named
