@@ -529,26 +529,34 @@ class ExtractiveAnswerer:
 
     def _heading(self, sentence: Sentence, asked: AnswerType, query: str) -> Sentence | None:
         """The heading `sentence` is listed under, as a sentence of its own, when it holds a new
-        candidate of the asked type (a release; a date with its month, not a year alone)."""
+        candidate of the asked type (a release; a date with its month, not a year alone), in a
+        document the question names (a sed FAQ's "GNU sed version 3.02" is no mawk release)."""
         document = self.sources(sentence.source)
-        if document is None:
+        if document is None or not self._releases_of(query, sentence.source, document):
             return None
         floor = max(document.body_start, document.page_bounds(sentence.offset)[0])
         span = self.headings.above(sentence.source, document.text, sentence.offset, floor,
                                    lambda line: _gives_release(line, asked, query))
         return _heading_sentence(sentence.source, document, span, sentence.rank, asked, query) if span else None
 
+    def _releases_of(self, query: str, key: str, document: SourceText) -> bool:
+        """True when the releases the document `key` lists may be the ones asked about: a word of
+        the question names it (evidence.names_document), or the question names nothing ("Which
+        release fixed the crash?" in a folder of one program's files)."""
+        return names_document(query, key, document.metadata.get("title", "")) or \
+            not self.subjects.names(without_source_pointer(query))
+
     def _release_headings(self, sentences: list[Sentence], asked: AnswerType, query: str) -> list[Sentence]:
-        """Every release heading of the documents `sentences` come from that the question names
-        (evidence.names_document), as sentences (those among them already as they are): "Which is
-        the newest dbus release?" is answered by one that the passages retrieved for the
-        question's words may miss, and not from another program's NEWS file."""
+        """Every release heading of the documents `sentences` come from whose releases are asked
+        about (_releases_of), as sentences (those among them already as they are): "Which is the
+        newest dbus release?" is answered by one that the passages retrieved for the question's
+        words may miss, and not from another program's NEWS file."""
         have = {(s.source, s.start_line, s.page): s for s in sentences}
         ranks = {s.source: s.rank for s in reversed(sentences)}
         found = []
         for key, rank in ranks.items():
             document = self.sources(key)
-            if document is None or not names_document(query, key, document.metadata.get("title", "")):
+            if document is None or not self._releases_of(query, key, document):
                 continue
             for span in self.headings.of(key, document.text):
                 if span[0] >= document.body_start and _gives_release(document.text[span[0] : span[1]], asked, query):

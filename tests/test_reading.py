@@ -706,6 +706,8 @@ def test_an_entry_is_answered_with_the_release_heading_it_is_listed_under(tmp_pa
         assert_verbatim(citation, tmp_path / "docs")
     followup = engine.ask("When was it released?", [answer.turn()])
     assert followup.answerable and "2024-05-02" in followup.citations[0].quote, followup.text
+    unnamed = engine.ask("Which release fixed the crash when the cache directory is removed?")  # names no program
+    assert unnamed.answerable and unnamed.citations[0].quote == "frobnicate 2.4.1 (2024-05-02)", unnamed.text
 
 
 def test_the_newest_release_is_the_latest_heading_not_another_programs_version(tmp_path):
