@@ -489,7 +489,7 @@ class ExtractiveAnswerer:
             other_version = bool(versions) and not versions & asked_versions
             fielded = bool(sentence.offers) and any(
                 self._stem([label.lower()])[0] in question_terms and any(o in value for o in sentence.offers)
-                for label, value in FIELD_LINE.findall(sentence.text))
+                for label, value in _fields(sentence))
             sentence.score = (
                 w.lexical * sentence.overlap
                 - w.other_year * other_year
@@ -649,6 +649,17 @@ def _heading_sentence(key: str, document: SourceText, span: tuple[int, int], ran
     text = line.strip()
     return Sentence(key, document.line_of(start), document.line_of(start + len(text) - 1), text, rank,
                     document.page_of(start), offers=tuple(new_candidates(text, asked, query)), offset=start)
+
+
+_CELL = re.compile(r"([\w][\w -]{0,30}?): (.+)")  # "uid: 64001" of a row read with its header
+
+
+def _fields(sentence: Sentence) -> list[tuple[str, str]]:
+    """(label, value) of the fields a sentence holds: "License: GPL-3+" lines, and the cells of a
+    table row read with its header ("uid: 64001 | name: mysql")."""
+    cells = [m.groups() for cell in (sentence.reading or sentence.text).split(" | ")
+             if " | " in (sentence.reading or sentence.text) and (m := _CELL.fullmatch(cell.strip()))]
+    return FIELD_LINE.findall(sentence.text) + cells
 
 
 def _restated(terms: set[str], question: set[str]) -> float:

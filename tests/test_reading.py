@@ -790,3 +790,13 @@ def test_a_question_names_a_document_by_a_word_of_its_file_name(key, named):
     from citebot.evidence import names_document
 
     assert names_document("Which is the newest GNU tar release?", key, "") is named
+
+
+def test_the_cells_of_a_row_read_with_its_header_are_fields():
+    """"uid: 64001" in a row's reading is a field named by the question's "uid", as "License: MIT" is."""
+    from citebot.answer import Sentence, _fields
+
+    row = Sentence("ports", 3, 3, "64001 | mysql | mysql-server", 0,
+                   reading="uid: 64001 | name: mysql | description: mysql-server")
+    assert _fields(row) == [("uid", "64001"), ("name", "mysql"), ("description", "mysql-server")]
+    assert _fields(Sentence("copyright", 1, 1, "License: MIT", 0)) == [("License", "MIT")]
