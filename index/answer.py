@@ -619,7 +619,9 @@ class ExtractiveAnswerer:
             if sentence.said and not sentence.offers:  # quoted in the last answer already
                 continue
             new_source = all(c.source != sentence.source for c in chosen)
-            continues = sentence.source == best.source and sentence.previous == best.text and _CONTINUES.match(sentence.text)
+            # What a lead-in ("The search follows this list, using the first that works:") introduces continues it.
+            continues = sentence.source == best.source and sentence.previous == best.text and (
+                bool(_CONTINUES.match(sentence.text)) or best.text.rstrip().endswith(":"))
             ratio = w.continuation_ratio if continues else w.other_source_ratio if new_source else w.keep_ratio
             relevant = sentence.score >= ratio * best.score or (
                 continues and sentence.score - sentence.typed >= ratio * (best.score - best.typed))

@@ -800,3 +800,13 @@ def test_the_cells_of_a_row_read_with_its_header_are_fields():
                    reading="uid: 64001 | name: mysql | description: mysql-server")
     assert _fields(row) == [("uid", "64001"), ("name", "mysql"), ("description", "mysql-server")]
     assert _fields(Sentence("copyright", 1, 1, "License: MIT", 0)) == [("License", "MIT")]
+
+
+def test_a_lead_in_sentence_is_quoted_with_what_it_introduces(tmp_path):
+    """A sentence ending in a colon introduces the list below it: its first entry is quoted with it."""
+    engine = engine_over(tmp_path, {"frob-memory.txt": (
+        "Memory usage\n\nClosures are not allocated with malloc.\n"
+        "To allocate the memory for a closure, frobnicate tries these places in turn, using the first that works:\n\n"
+        "* an anonymous mapping of memory,\n* a file created in the directory FROB_TMPDIR names,\n* a file in /tmp.\n")})
+    answer = engine.ask("Where does frobnicate allocate the memory for a closure?")
+    assert answer.answerable and "anonymous mapping" in answer.text, answer.text
