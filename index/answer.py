@@ -73,7 +73,9 @@ class Sentence:
     extreme: bool = False  # holds the newest (oldest) date or version asked for
     restates: float = 0.0  # share of its content words that the question holds
     offset: int = 0  # where it starts in its file's text
-    reading: str = ""  # what the scorer reads, when not `text`: a table row with its cells named (tables.py)
+    # What the scorer reads, when not `text` (sentences.reading_of): a table row with its cells
+    # named, a stanza of fields after its document's name.
+    reading: str = ""
     # The heading it is listed under, when that holds the asked release or date and it does not.
     heading: Sentence | None = None
 
@@ -659,8 +661,8 @@ _CELL = re.compile(r"([\w][\w -]{0,30}?): (.+)")  # "uid: 64001" of a row read w
 def _fields(sentence: Sentence) -> list[tuple[str, str]]:
     """(label, value) of the fields a sentence holds: "License: GPL-3+" lines, and the cells of a
     table row read with its header ("uid: 64001 | name: mysql")."""
-    cells = [m.groups() for cell in (sentence.reading or sentence.text).split(" | ")
-             if " | " in (sentence.reading or sentence.text) and (m := _CELL.fullmatch(cell.strip()))]
+    row = (sentence.reading or sentence.text).split(" | ")
+    cells = [m.groups() for cell in row if len(row) > 1 and (m := _CELL.fullmatch(cell.strip()))]
     return FIELD_LINE.findall(sentence.text) + cells
 
 
