@@ -186,8 +186,8 @@ def _spans(text: str, kind: AnswerType) -> list[tuple[str, int]]:
                 found = found[1:]
             elif opener.group(2) and opener.group(1).lower() in STOPWORDS:  # "After Biden’s…" names Biden
                 found[0] = (found[0][0][opener.end() - opener.start(1) :], opener.end())
-        # "Upstream-Name: jq", "Copyright: 2012 Ada Quill": a field's label names nothing, its value
-        # may ("LibYAML" of "Upstream-Name: LibYAML\nUpstream-Contact: …").
+        # "Upstream-Name: jq", "Copyright: 2012 Ada Quill": a field's label at a line's start names
+        # nothing, its value may.
         found = [(f, start) for f, start in found if not _CALENDAR.fullmatch(f)
                  and not (text.startswith(":", start + len(f)) and not text[text.rfind("\n", 0, start) + 1 : start].strip())]
     if kind == AnswerType.NUMBER and not found:
@@ -215,9 +215,10 @@ _NAMED_RELEASE = re.compile(r"\b(?:versions?|releases?)\s+(?:\S+\s+(?:and|or|to|
 
 
 # "Which stream does it write to?" is answered by "the standard error stream": the asked noun with
-# words of its own, written in lower case, which the name pattern misses.
+# words of its own, written in lower case, which the name pattern misses ("which type of…" asks
+# for the noun after "of").
 _ASKED_NOUN = re.compile(r"\bwhich\s+([a-z]{3,})\b(?!\s+of\b)", re.I)
-STOPWORD_ALTERNATION = "|".join(sorted(STOPWORDS, key=len, reverse=True))
+_STOPWORD_ALTERNATION = "|".join(sorted(STOPWORDS, key=len, reverse=True))
 
 
 def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
@@ -233,7 +234,7 @@ def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
     spans = _spans(text, kind)
     if kind == AnswerType.NAMED and (noun := _ASKED_NOUN.search(question)):
         spans += [(m.group(1), m.start(1)) for m in re.finditer(
-            rf"\b(?:the|an?|its|their)\s+((?:(?!(?:{STOPWORD_ALTERNATION})\b)[\w-]+\s+){{1,3}}{re.escape(noun.group(1))}s?)\b", text, re.I)]
+            rf"\b(?:the|an?|its|their)\s+((?:(?!(?:{_STOPWORD_ALTERNATION})\b)[\w-]+\s+){{1,3}}{re.escape(noun.group(1))}s?)\b", text, re.I)]
     for candidate, start in spans:
         folded = _fold(candidate)
         if not folded or folded in asked or (kind not in NUMERIC and all(_said(w, words) for w in folded.split())) \
