@@ -442,7 +442,8 @@ class ExtractiveAnswerer:
         if not sentences:
             return []
         asked = asked_type(question)
-        releases = self._release_headings(sentences, asked, search_query) if asked in _HEADED and extreme_wanted(question) else []
+        direction = extreme_wanted(question) if asked in _HEADED else 0
+        releases = self._release_headings(sentences, asked, search_query, direction) if direction else []
         sentences += [r for r in releases if all(r is not s for s in sentences)]
         w = self.weights
         words = [tokenize(s.reading or s.text) for s in sentences]
@@ -548,11 +549,12 @@ class ExtractiveAnswerer:
         return names_document(query, key, document.metadata.get("title", "")) or \
             not self.subjects.names(without_source_pointer(query))
 
-    def _release_headings(self, sentences: list[Sentence], asked: AnswerType, query: str) -> list[Sentence]:
-        """Every release heading of the documents `sentences` come from whose releases are asked
-        about (_releases_of), as sentences (those among them already as they are): "Which is the
-        newest dbus release?" is answered by one that the passages retrieved for the question's
-        words may miss, and not from another program's NEWS file."""
+    def _release_headings(self, sentences: list[Sentence], asked: AnswerType, query: str, direction: int) -> list[Sentence]:
+        """The newest (`direction` 1) or oldest (-1) release headings of the documents `sentences`
+        come from whose releases are asked about (_releases_of), as sentences (those among them
+        already as they are): "Which is the newest dbus release?" is answered by one that the
+        passages retrieved for the question's words may miss, and not from another program's
+        NEWS file. A few a document: a changelog of 5,000 releases took 195 ms with every one scored."""
         have = {(s.source, s.start_line, s.page): s for s in sentences}
         ranks = {s.source: s.rank for s in reversed(sentences)}
         found = []
@@ -560,10 +562,17 @@ class ExtractiveAnswerer:
             document = self.sources(key)
             if document is None or not self._releases_of(query, key, document):
                 continue
+            releases = []
             for span in self.headings.of(key, document.text):
-                if span[0] >= document.body_start and _gives_release(document.text[span[0] : span[1]], asked, query):
-                    heading = _heading_sentence(key, document, span, rank, asked, query)
-                    found.append(have.get((heading.source, heading.start_line, heading.page), heading))
+                line = document.text[span[0] : span[1]]
+                keys = [k for c in new_candidates(line, asked, query)
+                        if (k := order_key(c, asked)) is not None and (asked != AnswerType.DATE or k[1])]
+                if span[0] >= document.body_start and keys:
+                    releases.append((max(keys) if direction > 0 else min(keys), span))
+            releases.sort(key=lambda release: release[0], reverse=direction > 0)
+            for _, span in releases[:_RELEASES_KEPT]:
+                heading = _heading_sentence(key, document, span, rank, asked, query)
+                found.append(have.get((heading.source, heading.start_line, heading.page), heading))
         return found
 
     def _prefer_extreme(self, question: str, asked: AnswerType, sentences: list[Sentence]) -> None:
@@ -635,6 +644,7 @@ class ExtractiveAnswerer:
 
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")  # a year the question or a sentence names
 _HEADED = (AnswerType.VERSION, AnswerType.DATE)  # types a section's heading gives its entries
+_RELEASES_KEPT = 3  # release headings of a document scored for "the newest release"
 
 
 def _gives_release(line: str, asked: AnswerType, query: str) -> bool:

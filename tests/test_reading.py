@@ -716,6 +716,8 @@ def test_the_newest_release_is_the_latest_heading_not_another_programs_version(t
     engine = engine_over(tmp_path, {"frobnicate-news": RELEASES})
     answer = engine.ask("Which is the newest frobnicate release in the NEWS file?")
     assert answer.answerable and answer.citations[0].quote == "frobnicate 2.5.0 (2024-09-12)", answer.text
+    first = engine.ask("Which was the first frobnicate release in the NEWS file?")
+    assert first.answerable and first.citations[0].quote == "frobnicate 2.4.0 (2024-01-20)", first.text
 
 
 RESERVED = """Every tool of the frob suite uses a reserved port in the 7400-7499 range.
