@@ -442,14 +442,16 @@ class ExtractiveAnswerer:
         if not sentences:
             return []
         asked = asked_type(question)
+        bare, reading = without_source_pointer(question), without_source_pointer(search_query)
+        # A question naming nothing may be about any document's releases (see _releases_of).
+        unnamed = asked in _HEADED and not self.subjects.names(reading)
         direction = extreme_wanted(question) if asked in _HEADED else 0
-        releases = self._release_headings(sentences, asked, search_query, direction) if direction else []
+        releases = self._release_headings(sentences, asked, search_query, direction, unnamed) if direction else []
         sentences += [r for r in releases if all(r is not s for s in sentences)]
         w = self.weights
         words = [tokenize(s.reading or s.text) for s in sentences]
         terms = [set(self._stem(t)) for t in words]
         before = [set(self._stem(tokenize(s.previous))) for s in sentences]
-        bare, reading = without_source_pointer(question), without_source_pointer(search_query)
         weights = self._term_weights(bare, reading, terms, in_part)
         total = sum(weights.values()) or 1.0
         names = [term for n in names_in(bare) for term in self._stem(tokenize(n))[:1]]
@@ -470,7 +472,7 @@ class ExtractiveAnswerer:
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
             sentence.overlap = overlap / total
             sentence.offers = tuple(new_candidates(sentence.text, asked, search_query))
-            if not sentence.offers and asked in _HEADED and (heading := self._heading(sentence, asked, search_query)):
+            if not sentence.offers and asked in _HEADED and (heading := self._heading(sentence, asked, search_query, unnamed)):
                 sentence.heading, sentence.offers = heading, heading.offers
             # Cues of a reason add up ("This retaliation is in response to…" over "designed to").
             count = min(2, len({o.lower() for o in sentence.offers})) if asked == AnswerType.REASON else 1
@@ -530,26 +532,20 @@ class ExtractiveAnswerer:
                 sentence.score -= w.answered_before
         return sorted(sentences, key=lambda s: s.score, reverse=True)
 
-    def _heading(self, sentence: Sentence, asked: AnswerType, query: str) -> Sentence | None:
+    def _heading(self, sentence: Sentence, asked: AnswerType, query: str, unnamed: bool) -> Sentence | None:
         """The heading `sentence` is listed under, as a sentence of its own, when it holds a new
         candidate of the asked type (a release; a date with its month, not a year alone), in a
         document the question names (a sed FAQ's "GNU sed version 3.02" is no mawk release)."""
         document = self.sources(sentence.source)
-        if document is None or not self._releases_of(query, sentence.source, document):
+        if document is None or not _releases_of(query, sentence.source, document, unnamed):
             return None
         floor = max(document.body_start, document.page_bounds(sentence.offset)[0])
         span = self.headings.above(sentence.source, document.text, sentence.offset, floor,
-                                   lambda line: _gives_release(line, asked, query))
+                                   lambda line: bool(_release_keys(line, asked, query)))
         return _heading_sentence(sentence.source, document, span, sentence.rank, asked, query) if span else None
 
-    def _releases_of(self, query: str, key: str, document: SourceText) -> bool:
-        """True when the releases the document `key` lists may be the ones asked about: a word of
-        the question names it (evidence.names_document), or the question names nothing ("Which
-        release fixed the crash?" in a folder of one program's files)."""
-        return names_document(query, key, document.metadata.get("title", "")) or \
-            not self.subjects.names(without_source_pointer(query))
-
-    def _release_headings(self, sentences: list[Sentence], asked: AnswerType, query: str, direction: int) -> list[Sentence]:
+    def _release_headings(self, sentences: list[Sentence], asked: AnswerType, query: str, direction: int,
+                          unnamed: bool) -> list[Sentence]:
         """The newest (`direction` 1) or oldest (-1) release headings of the documents `sentences`
         come from whose releases are asked about (_releases_of), as sentences (those among them
         already as they are): "Which is the newest dbus release?" is answered by one that the
@@ -560,13 +556,11 @@ class ExtractiveAnswerer:
         found = []
         for key, rank in ranks.items():
             document = self.sources(key)
-            if document is None or not self._releases_of(query, key, document):
+            if document is None or not _releases_of(query, key, document, unnamed):
                 continue
             releases = []
             for span in self.headings.of(key, document.text):
-                line = document.text[span[0] : span[1]]
-                keys = [k for c in new_candidates(line, asked, query)
-                        if (k := order_key(c, asked)) is not None and (asked != AnswerType.DATE or k[1])]
+                keys = _release_keys(document.text[span[0] : span[1]], asked, query)
                 if span[0] >= document.body_start and keys:
                     releases.append((max(keys) if direction > 0 else min(keys), span))
             releases.sort(key=lambda release: release[0], reverse=direction > 0)
@@ -647,11 +641,18 @@ _HEADED = (AnswerType.VERSION, AnswerType.DATE)  # types a section's heading giv
 _RELEASES_KEPT = 3  # release headings of a document scored for "the newest release"
 
 
-def _gives_release(line: str, asked: AnswerType, query: str) -> bool:
-    """True when a heading `line` holds a new candidate of the asked type: a release, or a date
-    with its month (a year alone dates no release)."""
-    found = new_candidates(line, asked, query)
-    return any((key := order_key(c, asked)) and key[1] for c in found) if asked == AnswerType.DATE else bool(found)
+def _release_keys(line: str, asked: AnswerType, query: str) -> list[tuple[int, ...]]:
+    """The order keys (answer_types.order_key) of the new candidates of the asked type a heading
+    `line` holds: releases, or dates with their month (a year alone dates no release)."""
+    return [key for candidate in new_candidates(line, asked, query)
+            if (key := order_key(candidate, asked)) is not None and (asked != AnswerType.DATE or key[1])]
+
+
+def _releases_of(query: str, key: str, document: SourceText, unnamed: bool) -> bool:
+    """True when the releases the document `key` lists may be the ones asked about: a word of the
+    question names it (evidence.names_document), or the question names nothing (`unnamed`: "Which
+    release fixed the crash?" in a folder of one program's files)."""
+    return unnamed or names_document(query, key, document.metadata.get("title", ""))
 
 
 def _heading_sentence(key: str, document: SourceText, span: tuple[int, int], rank: int, asked: AnswerType,

@@ -48,7 +48,8 @@ class SectionHeadings:
         """[start, end) of the nearest heading line of `text` (the document `key`) above offset
         `start`, not before `floor` nor further than REACH_CHARS, for which `wanted(line)` holds."""
         lines = self.of(key, text)
-        for line_start, line_end in reversed(lines[: bisect.bisect_left(lines, (start, start))]):
+        below = bisect.bisect_left(lines, (start, start))  # walked up from there, without copying the list
+        for line_start, line_end in (lines[i] for i in range(below - 1, -1, -1)):
             if line_start < max(floor, start - REACH_CHARS):
                 return None
             if line_end <= start and wanted(text[line_start:line_end]):

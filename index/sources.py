@@ -419,13 +419,15 @@ class _VisibleText(HTMLParser):
         self.parts.append("\n" + "\n".join(lines) + "\n")
 
 
-# A "<" that no ">" closes before the next "<" starts no tag. html.parser re-scans to the end of
-# the input for every such "<" ('<a ' * 40,000 took 118 s): they are escaped first, in one pass.
 # Classes of navigation blocks: texinfo's "header" and "nav-panel" bars and its table of contents
 # (a list of the headings below, answering nothing), Sphinx's "related" bar and sidebar, DocBook's
 # navheader and navfooter, breadcrumbs.
 _NAVIGATION_CLASSES = {"header", "nav-panel", "Contents_element", "contents", "toc", "navigation", "navheader",
                        "navfooter", "navbar", "breadcrumb", "breadcrumbs", "related", "sphinxsidebar"}
+
+
+# A "<" that no ">" closes before the next "<" starts no tag. html.parser re-scans to the end of
+# the input for every such "<" ('<a ' * 40,000 took 118 s): they are escaped first, in one pass.
 _UNCLOSED_TAG = re.compile(r"<(?![^<>]{0,100000}>)")
 
 
