@@ -52,8 +52,11 @@ _DOUBLE_SPACED_SHARE = 0.4
 # A news headline over its paragraph ("Heat waves", "Carrie Underwood announces first residency in
 # Las Vegas"), or a dateline ("London CNN —"), is quoted with it: it often holds the answer (cut
 # off, RealTime QA lost 2 rows net).
-# One line of plain words opening in a capital: no full stop, field label ("Homepage:") or markup.
-_HEADLINE = re.compile(r"[A-Z][^\n.!?:;\[\]()<>|`*#=_/\\]*[A-Za-z0-9'\"’”—–]")
+# One whole line of plain words opening in a capital (or a quoted title: "'Squid Game' season 2 is
+# coming to Netflix"): no full stop, field label ("Homepage:") or markup. The rest of a line after
+# "Green light!" is a sentence's end, not a headline.
+_HEADLINE = re.compile(r"[\"'“‘]?[A-Z][^\n.!?:;\[\]()<>|`*#=_/\\]*[A-Za-z0-9'\"’”—–]")
+_LIST_NUMBER = re.compile(r"[ \t]*(?:\d+[.)])?[ \t]*")  # what may stand before a headline on its line ("4. Heat waves")
 _INITIALS = re.compile(r"(?:[a-z]\.)*[a-z]")  # "J.D. Vance", "A. Smith"
 _WORD_BEFORE = re.compile(r"([\w.]+)[.!?…][\"'”’)\]]*$")
 
@@ -117,13 +120,24 @@ def _double_spaced(text: str) -> bool:
     return len(gaps) >= 10 and wraps >= _DOUBLE_SPACED_SHARE * len(gaps)
 
 
+def _is_headline(text: str, start: int, end: int) -> bool:
+    """True when the last paragraph of text[start:end] is a whole line that is a headline
+    (_HEADLINE), after at most a list number."""
+    paragraph = text[max(start, text.rfind("\n\n", start, end)) : end]
+    first = end - len(paragraph.lstrip())
+    line_start = text.rfind("\n", 0, first) + 1
+    return bool(_LIST_NUMBER.fullmatch(text, line_start, first) and _HEADLINE.fullmatch(paragraph.strip()))
+
+
 def _prose_spans(text: str, start: int, end: int | None) -> Iterator[tuple[int, int]]:
     end = len(text) if end is None else end
     cursor = start
     line_breaks_only = _double_spaced(text)
     for match in _BOUNDARY.finditer(text, start, end):
         blank = match.group("blank") is not None
-        if blank and (line_breaks_only or _HEADLINE.fullmatch(text[cursor : match.start()].strip())):
+        # (Of a run of headlines, "BREAKFAST BROWSE" over "'Squid Game' season 2 is coming to
+        # Netflix", the last decides: both go with the paragraph below.)
+        if blank and (line_breaks_only or _is_headline(text, cursor, match.start())):
             continue
         before = _WORD_BEFORE.search(text, cursor, match.start() + 1)
         word = before.group(1).lower() if before else ""

@@ -70,6 +70,16 @@ def test_a_blank_line_ends_a_sentence_unless_a_colon_or_a_headline_leads_into_wh
     ]
 
 
+def test_a_headline_is_a_whole_line_and_a_run_of_them_goes_with_the_paragraph_below():
+    text = ("BREAKFAST BROWSE\n\n'Squid Game' season 2 is coming to Netflix\n\nGreen light! The series is making a"
+            " return\n\nTony Awards\n\nBroadway's best were recognized Sunday night.\n\n4. Heat waves\n\nFires burned.")
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "BREAKFAST BROWSE\n\n'Squid Game' season 2 is coming to Netflix\n\nGreen light!",
+        "The series is making a return",  # the end of a line, not a headline over "Tony Awards"
+        "Tony Awards\n\nBroadway's best were recognized Sunday night.", "4.", "Heat waves\n\nFires burned.",
+    ]
+
+
 def test_incremental_reindex(tmp_path, corpus):
     engine = make_engine(tmp_path / "data", corpus)
     first = engine.reindex()
