@@ -122,7 +122,8 @@ def _double_spaced(text: str) -> bool:
 
 def _is_headline(text: str, start: int, end: int) -> bool:
     """True when the last paragraph of text[start:end] is a whole line that is a headline
-    (_HEADLINE), after at most a list number."""
+    (_HEADLINE), after at most a list number: of a run of headlines ("BREAKFAST BROWSE" over
+    "'Squid Game' season 2 is coming to Netflix") the last decides, and all go with the paragraph below."""
     paragraph = text[max(start, text.rfind("\n\n", start, end)) : end]
     first = end - len(paragraph.lstrip())
     line_start = text.rfind("\n", 0, first) + 1
@@ -135,8 +136,6 @@ def _prose_spans(text: str, start: int, end: int | None) -> Iterator[tuple[int, 
     line_breaks_only = _double_spaced(text)
     for match in _BOUNDARY.finditer(text, start, end):
         blank = match.group("blank") is not None
-        # (Of a run of headlines, "BREAKFAST BROWSE" over "'Squid Game' season 2 is coming to
-        # Netflix", the last decides: both go with the paragraph below.)
         if blank and (line_breaks_only or _is_headline(text, cursor, match.start())):
             continue
         before = _WORD_BEFORE.search(text, cursor, match.start() + 1)
