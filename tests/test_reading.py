@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 import citebot.sources
-from citebot.answer_types import AnswerType, asked_type, candidates, new_candidates, order_key
+from citebot.answer_types import (
+    AnswerType,
+    asked_type,
+    candidates,
+    inner_names,
+    known_places,
+    new_candidates,
+    order_key,
+)
 from citebot.evidence import SubjectTerms
 from tests.conftest import assert_verbatim, make_engine
 
@@ -111,6 +119,13 @@ def docs_engine(tmp_path_factory: pytest.TempPathFactory):
     ("Which library gives man-db safe command execution?", AnswerType.NAMED),  # "man-db" names no man
     ("Which is the newest frobnicate release?", AnswerType.VERSION),
     ("What is the minimum bison version needed?", AnswerType.VERSION),
+    # The sentence that asks decides, not a scene-setting one before it.
+    ("About a billion records were leaked this week. Where did the leak occur?", AnswerType.PLACE),
+    ("What was the name of the storm that hit the coast?", AnswerType.NAMED),
+    ("What is the new browser called?", AnswerType.NAMED),
+    ("What was the magnitude of the earthquake?", AnswerType.NUMBER),
+    ("What is the ticket price?", AnswerType.MONEY),
+    ("Which heads of state attended the summit?", AnswerType.PERSON),
 ])
 def test_the_asked_type(question, kind):
     assert asked_type(question) == kind
@@ -184,6 +199,65 @@ def test_how_much_memory_asks_for_a_size(text, expected):
 ])
 def test_a_candidate_written_in_lower_case_or_ending_a_sentence(text, kind, question, expected):
     assert new_candidates(text, kind, question) == expected
+
+
+def test_a_word_opening_a_sentence_is_a_name_where_the_document_capitalises_it_inside_one():
+    text = "Quxland is home to a billion people. The census of Quxland counts them."
+    names = inner_names(text)
+    assert "Quxland" in names and "The" not in names
+    assert new_candidates("Quxland is home to a billion people.", AnswerType.PLACE, "Where do they live?", names) == ["Quxland"]
+    assert new_candidates("Quxland is home to a billion people.", AnswerType.PLACE, "Where do they live?") == []
+
+
+def test_a_markup_attribute_is_no_candidate():
+    text = 'Files open with <?xml version="1.0" encoding="UTF-8"?> and hold 3 sections.'
+    assert new_candidates(text, AnswerType.NUMBER, "How many sections does a file hold?") == ["3"]
+
+
+@pytest.mark.parametrize(("question", "offers", "expected"), [
+    ("Which country did the storm hit first?", ("Mexico", "Marseille"), ["Mexico"]),
+    ("Which country did the storm hit first?", ("Marseille",), []),
+    ("Which city hosts the fair?", ("Paris", "France"), ["Paris"]),
+    ("Where did the storm hit?", ("Marseille", "Quxland"), ["Marseille"]),
+    ("Which island did the storm hit?", ("Marseille",), None),  # islands are not listed: no verdict
+])
+def test_known_places_of_the_asked_kind(question, offers, expected):
+    assert known_places(offers, question) == expected
+
+
+def test_a_which_country_question_prefers_the_sentence_naming_a_country(tmp_path):
+    """Of two sentences naming a place the question lacks, the one naming a country answers
+    "which country", though the one naming a town shares more of the question's words."""
+    engine = engine_over(tmp_path, {"storm.md": (
+        "# Storm season\n\nOn Tuesday the hurricane hit Quxport with strong winds.\n\n"
+        "Ferries stayed in port for two days.\n\nOfficials in Mexico counted the damage after the hurricane hit.\n"
+    )})
+    answer = engine.ask("Which country did the hurricane hit on Tuesday?")
+    assert answer.answerable and "Mexico" in answer.citations[0].quote, answer.text
+
+
+def test_a_link_to_another_article_is_not_quoted(tmp_path):
+    """"Related: …" in a news page is another article's headline: it states nothing of this one."""
+    engine = engine_over(tmp_path, {"fair.md": (
+        "# County fair returns\n\nThe county fair opens this year in Brambleford, the organisers said.\n\n"
+        "Related: County fair to open its gates this year in Quxton\n\nParking is free on the first day.\n"
+    )})
+    answer = engine.ask("Where does the county fair open this year?")
+    assert answer.answerable and "Brambleford" in answer.citations[0].quote, answer.text
+    assert all("Related" not in c.quote for c in answer.citations), answer.text
+
+
+def test_a_sentence_from_a_document_off_the_subject_is_no_evidence(tmp_path):
+    """A close sentence from a document that never names what is asked about ("the new pier",
+    of another harbour) is neither the answer nor its support."""
+    engine = engine_over(tmp_path, {
+        "other.md": ("# Harbour news\n\nThe new pier opened on 2 May 2024 after two years of work, the harbour master said.\n\n"
+                     "The pier is the new home of the ferry to the islands.\n"),
+        "quxton.md": "# Quxton\n\nQuxton council: works on the waterfront ended on 3 May 2024.\n\nIt cost two million.\n",
+    })
+    answer = engine.ask("When did the new pier in Quxton open?")
+    assert answer.answerable and "3 May 2024" in answer.citations[0].quote, answer.text
+    assert {c.source for c in answer.citations} == {"quxton.md"}, answer.text
 
 
 def test_a_plural_of_the_questions_word_is_no_new_name():
