@@ -23,6 +23,7 @@ from citebot.answer_types import (
     NAMED_KINDS,
     NUMERIC,
     AnswerType,
+    asked_places,
     asked_type,
     candidates,
     extreme_wanted,
@@ -477,20 +478,18 @@ class ExtractiveAnswerer:
             # Words only in the previous sentence count half: "It ..." leans on it.
             overlap = sum(v if t in own else v / 2 for t, v in weights.items() if t in own or t in prior)
             sentence.overlap = overlap / total
-            if sentence.source not in inner:
+            if sentence.source not in covers:  # once per document, not per sentence
                 document = self.sources(sentence.source)
+                covers[sentence.source] = (self.subjects.share_mentioned(specific, titled(document, sentence.source), sentence.source)
+                                           if document else 0.0)
                 inner[sentence.source] = inner_names(document.text) if document and asked in NAMED_KINDS else frozenset()
+            sentence.covers = covers[sentence.source]
             sentence.offers = tuple(new_candidates(sentence.text, asked, search_query, inner[sentence.source]))
             if not sentence.offers and asked in _HEADED and (heading := self._heading(sentence, asked, search_query, unnamed)):
                 sentence.heading, sentence.offers = heading, heading.offers
             # Cues of a reason add up ("This retaliation is in response to…" over "designed to").
             count = min(2, len({o.lower() for o in sentence.offers})) if asked == AnswerType.REASON else 1
             sentence.typed = typed = w.offers * count if sentence.offers else -w.lacks if is_typed(asked) else 0.0
-            if sentence.source not in covers:  # once per document, not per sentence
-                document = self.sources(sentence.source)
-                covers[sentence.source] = (self.subjects.share_mentioned(specific, titled(document, sentence.source), sentence.source)
-                                           if document else 0.0)
-            sentence.covers = covers[sentence.source]
             named = self.subjects.share_mentioned(subject, sentence.text) if subject and in_part else 0.0
             numbered = self.subjects.share_mentioned(numbers, sentence.text) if numbers else 0.0
             sentence.restates = _restated(set(self._stem(content_words(tokens))), question_terms)
@@ -586,10 +585,12 @@ class ExtractiveAnswerer:
         are none is not typed (realtimeqa2 38 → 39; at half weight both news sets lost a row).
         When none does, the places asked about are of another kind ("Where does it allocate
         memory?": a file, a mapping) and nothing changes."""
-        known = [(s, known_places(s.offers, question)) for s in sentences if s.offers]
-        if any(places for _, places in known):
-            for sentence, places in known:
-                if places == []:
+        if (places := asked_places(question)) is None:
+            return
+        known = [(s, known_places(s.offers, places)) for s in sentences if s.offers]
+        if any(found for _, found in known):
+            for sentence, found in known:
+                if not found:
                     sentence.score -= sentence.typed
                     sentence.typed = 0.0
 

@@ -195,10 +195,14 @@ def candidates(text: str, kind: AnswerType) -> list[str]:
 _INNER_CAPITAL = re.compile(r"(?<=[a-z,;] )[A-Z][\w’'-]*\w")
 
 
+@functools.lru_cache(maxsize=256)  # a document's text, read once per document, not per question
 def inner_names(text: str) -> frozenset[str]:
     """The capitalised words `text` writes inside a sentence: those that name something, so that
     one opening a sentence ("China is home to 1.4 billion people.") is a name too."""
     return frozenset(_INNER_CAPITAL.findall(text))
+
+
+_TAG = re.compile(r"<[?!/]?[A-Za-z][^<>\n]{0,300}>")  # a markup tag: its attributes are no candidates
 
 
 def _spans(text: str, kind: AnswerType, names: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
@@ -224,9 +228,6 @@ def _spans(text: str, kind: AnswerType, names: frozenset[str] = frozenset()) -> 
     # '<?xml version="1.0"…>': an attribute of markup quoted in a text states nothing.
     tags = [m.span() for m in _TAG.finditer(text)] if "<" in text else []
     return [(f, start) for f, start in found if not any(a < start < b for a, b in tags)]
-
-
-_TAG = re.compile(r"<[?!/]?[A-Za-z][^<>\n]{0,300}>")
 
 
 # "How many deposits…?" asks for a count: a share, a sum of money or a measure ("4.4 million
@@ -305,13 +306,17 @@ def _gazetteer() -> dict[str, frozenset[str]]:
             "": frozenset(countries | states | cities | continents)}
 
 
-def known_places(offers: Sequence[str], question: str) -> list[str] | None:
-    """The offers that are places of the kind the question asks ("which country": countries);
-    None when the question asks for a kind of place not listed (an island, a region)."""
+def asked_places(question: str) -> frozenset[str] | None:
+    """The known places of the kind `question` asks for ("which country": the countries; "where":
+    all); None when it asks for a kind of place not listed (an island, a region)."""
     kind = _PLACE_KIND.search(question)
     if not kind and not re.match(r"\W*where\b", asking_sentence(question), re.I):
         return None
-    places = _gazetteer()[kind.group(1).lower() if kind else ""]
+    return _gazetteer()[kind.group(1).lower() if kind else ""]
+
+
+def known_places(offers: Sequence[str], places: frozenset[str]) -> list[str]:
+    """The offers that are among `places` (asked_places), also as a possessive or a word of the offer."""
     return [o for o in offers if o.removesuffix("’s").removesuffix("'s") in places
             or any(w in places for w in o.split())]
 
